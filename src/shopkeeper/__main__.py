@@ -1,0 +1,5 @@
+"""Run the CLI with ``python -m shopkeeper``."""
+
+from shopkeeper.cli import main
+
+main()

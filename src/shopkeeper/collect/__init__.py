@@ -1,0 +1,8 @@
+"""Collect: batch importers (and, later, the tracking API) into canonical tables."""
+
+from __future__ import annotations
+
+from shopkeeper.collect.completejourney import import_completejourney
+from shopkeeper.collect.loader import Batch, LoadReport, check_batch, load
+
+__all__ = ["Batch", "LoadReport", "check_batch", "import_completejourney", "load"]

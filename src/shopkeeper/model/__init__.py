@@ -1,0 +1,83 @@
+"""The canonical schema: one declaration per warehouse table."""
+
+from __future__ import annotations
+
+from shopkeeper.model.commerce import ORDER_LINES, ORDERS, PRODUCTS, PROMOTIONS, STORES
+from shopkeeper.model.events import EVENTS, EXPOSURES, OUTCOMES
+from shopkeeper.model.marketing import (
+    CAMPAIGN_MEMBERS,
+    CAMPAIGNS,
+    COUPON_REDEMPTIONS,
+    COUPONS,
+)
+from shopkeeper.model.people import (
+    CONSENTS,
+    CUSTOMERS,
+    HOUSEHOLDS,
+    IDENTIFIERS,
+    IDENTITY_MAP,
+)
+from shopkeeper.model.profiles import PROFILES_DEPARTMENTS, PROFILES_RFM
+from shopkeeper.model.recommend import RECOMMEND_PERSONAL_TOP
+from shopkeeper.model.schema import TableSpec
+
+__all__ = [
+    "CAMPAIGNS",
+    "CAMPAIGN_MEMBERS",
+    "CONSENTS",
+    "COUPONS",
+    "COUPON_REDEMPTIONS",
+    "CUSTOMERS",
+    "EVENTS",
+    "EXPOSURES",
+    "HOUSEHOLDS",
+    "IDENTIFIERS",
+    "IDENTITY_MAP",
+    "ORDERS",
+    "ORDER_LINES",
+    "OUTCOMES",
+    "PRODUCTS",
+    "PROFILES_DEPARTMENTS",
+    "PROFILES_RFM",
+    "PROMOTIONS",
+    "RECOMMEND_PERSONAL_TOP",
+    "STORES",
+    "TABLES",
+    "TableSpec",
+    "spec",
+]
+
+TABLES: dict[str, TableSpec] = {
+    t.name: t
+    for t in (
+        EVENTS,
+        CUSTOMERS,
+        HOUSEHOLDS,
+        PRODUCTS,
+        STORES,
+        ORDERS,
+        ORDER_LINES,
+        PROMOTIONS,
+        CAMPAIGNS,
+        CAMPAIGN_MEMBERS,
+        COUPONS,
+        COUPON_REDEMPTIONS,
+        EXPOSURES,
+        OUTCOMES,
+        CONSENTS,
+        IDENTIFIERS,
+        IDENTITY_MAP,
+        PROFILES_RFM,
+        PROFILES_DEPARTMENTS,
+        RECOMMEND_PERSONAL_TOP,
+    )
+}
+"""Every table Shopkeeper knows, by name; the warehouse creates them from here."""
+
+
+def spec(name: str) -> TableSpec:
+    """The declaration of table ``name``; KeyError names the known tables."""
+    try:
+        return TABLES[name]
+    except KeyError:
+        raise KeyError(f"unknown table {name!r}; known: {sorted(TABLES)}") from None

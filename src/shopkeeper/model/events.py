@@ -1,0 +1,80 @@
+"""Behavioural events as the Segment spec defines them, plus our exposures."""
+
+from __future__ import annotations
+
+from shopkeeper.model.schema import TableSpec
+
+__all__ = ["EVENTS", "EXPOSURES", "OUTCOMES"]
+
+EVENTS = TableSpec(
+    name="events",
+    doc=(
+        "One Segment-spec message (identify, track, page, screen, group, alias) "
+        "from any source. properties, traits, context and integrations are JSON text."
+    ),
+    columns={
+        "message_id": "string",
+        "type": "string",
+        "event": "string",
+        "user_id": "string",
+        "anonymous_id": "string",
+        "previous_id": "string",
+        "group_id": "string",
+        "name": "string",
+        "timestamp": "timestamp",
+        "original_timestamp": "timestamp",
+        "sent_at": "timestamp",
+        "received_at": "timestamp",
+        "source_id": "string",
+        "channel": "string",
+        "properties": "string",
+        "traits": "string",
+        "context": "string",
+        "integrations": "string",
+    },
+    key=("source_id", "message_id"),
+    required=("type", "timestamp", "received_at", "channel"),
+    subject="user_id",
+)
+
+EXPOSURES = TableSpec(
+    name="exposures",
+    doc=(
+        "One item or offer shown to a person by a decision, with the propensity of "
+        "the policy that chose it (for off-policy evaluation) and its reason."
+    ),
+    columns={
+        "exposure_id": "string",
+        "decision_id": "string",
+        "identifier": "string",
+        "channel": "string",
+        "placement": "string",
+        "item_type": "string",
+        "item_id": "string",
+        "rank": "int32",
+        "policy": "string",
+        "propensity": "float64",
+        "reason": "string",
+        "exposed_at": "timestamp",
+    },
+    key=("exposure_id",),
+    required=("decision_id", "identifier", "channel", "item_id", "exposed_at"),
+    subject="identifier",
+)
+
+OUTCOMES = TableSpec(
+    name="outcomes",
+    doc="What followed a decision: a click, a purchase, a redemption, with its value.",
+    columns={
+        "outcome_id": "string",
+        "decision_id": "string",
+        "identifier": "string",
+        "kind": "string",
+        "item_id": "string",
+        "value": "float64",
+        "occurred_at": "timestamp",
+    },
+    key=("outcome_id",),
+    required=("identifier", "kind", "occurred_at"),
+    subject="identifier",
+)

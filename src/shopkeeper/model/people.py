@@ -1,0 +1,99 @@
+"""Customers, households, their identifiers and their consents."""
+
+from __future__ import annotations
+
+from shopkeeper.model.schema import TableSpec
+
+__all__ = ["CONSENTS", "CUSTOMERS", "HOUSEHOLDS", "IDENTIFIERS", "IDENTITY_MAP"]
+
+CUSTOMERS = TableSpec(
+    name="customers",
+    doc=(
+        "A customer record as a source system knows it (CRM, loyalty program). "
+        "E-mail and phone are held only as SHA-256 of their normalized form."
+    ),
+    columns={
+        "customer_ref": "string",
+        "household_ref": "string",
+        "email_sha256": "string",
+        "phone_sha256": "string",
+        "loyalty_card": "string",
+        "first_name": "string",
+        "postal_code": "string",
+        "birth_year": "int32",
+        "signed_up_at": "timestamp",
+        "source": "string",
+    },
+    key=("customer_ref",),
+    subject="customer_ref",
+)
+
+HOUSEHOLDS = TableSpec(
+    name="households",
+    doc="Demographics of a household, in the bands the source reports them.",
+    columns={
+        "household_id": "string",
+        "age_band": "string",
+        "income_band": "string",
+        "home_ownership": "string",
+        "marital_status": "string",
+        "household_size": "string",
+        "household_composition": "string",
+        "kids_count": "string",
+    },
+    key=("household_id",),
+    subject="household_id",
+)
+
+IDENTIFIERS = TableSpec(
+    name="identifiers",
+    doc=(
+        "Every typed identifier seen anywhere (household:, user:, anon:, email:, "
+        "loyalty:, ...), where it was first and last seen and in which table."
+    ),
+    columns={
+        "identifier": "string",
+        "identifier_type": "string",
+        "first_seen_at": "timestamp",
+        "last_seen_at": "timestamp",
+        "seen_in": "string",
+    },
+    key=("identifier",),
+    required=("identifier_type", "seen_in"),
+    subject="identifier",
+    stage="identity",
+)
+
+IDENTITY_MAP = TableSpec(
+    name="identity_map",
+    doc="Which customer and household each identifier belongs to.",
+    columns={
+        "identifier": "string",
+        "customer_id": "string",
+        "household_id": "string",
+    },
+    key=("identifier",),
+    required=("customer_id",),
+    subject="identifier",
+    stage="identity",
+)
+
+CONSENTS = TableSpec(
+    name="consents",
+    doc=(
+        "Append-only consent ledger: a subject's status for a purpose, from a "
+        "source, at a time, with evidence. The current state is the latest row."
+    ),
+    columns={
+        "consent_id": "string",
+        "subject": "string",
+        "purpose": "string",
+        "status": "string",
+        "source": "string",
+        "recorded_at": "timestamp",
+        "evidence": "string",
+    },
+    key=("consent_id",),
+    required=("subject", "purpose", "status", "source", "recorded_at"),
+    subject="subject",
+)

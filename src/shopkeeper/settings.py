@@ -1,0 +1,80 @@
+"""The one strict settings object, read once at the edge and passed down."""
+
+from __future__ import annotations
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shopkeeper.errors import ConfigError
+
+__all__ = ["Settings", "load_settings"]
+
+
+class Settings(BaseSettings):
+    """Everything a deployment can tune, each with a default and a help string.
+
+    Read from ``SHOPKEEPER_*`` environment variables (and a ``.env`` file if one
+    is present) by the CLI or the app factory only; library code receives it as
+    an argument so a test can build one without touching the environment.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="SHOPKEEPER_",
+        env_file=".env",
+        extra="forbid",
+        frozen=True,
+    )
+
+    warehouse: str = Field(
+        "duckdb:///./shopkeeper.duckdb",
+        description=(
+            "Engine URL: duckdb:///path/file.duckdb (embedded, the default), "
+            "pyspark://local[*] or pyspark://spark://host:7077 for Spark."
+        ),
+    )
+    spark_warehouse_dir: str = Field(
+        "./spark-warehouse",
+        description="Where the Spark engine keeps its tables as Parquet folders.",
+    )
+    spark_shuffle_partitions: int = Field(
+        8,
+        ge=1,
+        description="spark.sql.shuffle.partitions for the session Shopkeeper builds.",
+    )
+    recommendations_per_customer: int = Field(
+        10,
+        ge=1,
+        le=500,
+        description="How many products the baseline recommender keeps per customer.",
+    )
+    rfm_bins: int = Field(
+        5,
+        ge=2,
+        le=10,
+        description="Number of quantile bins for the R, F and M scores (5 = quintiles).",
+    )
+    top_departments: int = Field(
+        3,
+        ge=1,
+        le=20,
+        description="How many of a customer's departments the profile keeps, by spend.",
+    )
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment, with explicit overrides on top.
+
+    Wraps pydantic's error so a bad variable is reported as a ConfigError
+    naming the variable, not a traceback.
+    """
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**clean)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"SHOPKEEPER_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(
+            f"invalid settings: {problems}", hint="run `shopkeeper settings`"
+        ) from None
