@@ -63,8 +63,8 @@ class SparkEngine:
     name = "pyspark"
 
     def __init__(self, master: str, *, warehouse_dir: str, shuffle_partitions: int):
-        from pyspark.errors import PySparkException
         from py4j.protocol import Py4JError
+        from pyspark.errors import PySparkException
 
         self.errors: tuple[type[BaseException], ...] = (
             PySparkException,

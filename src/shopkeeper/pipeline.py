@@ -1,0 +1,11 @@
+"""The stages of the build, composed in one place for the CLI and the server."""
+
+from __future__ import annotations
+
+from shopkeeper import identity, profiles, recommend
+from shopkeeper.warehouse import Stage
+
+__all__ = ["STAGES"]
+
+STAGES: tuple[Stage, ...] = (identity.STAGE, profiles.STAGE, recommend.STAGE)
+"""Every build stage; the graph orders them by their declared tables."""
