@@ -108,8 +108,9 @@ def _emit_json(data: Any) -> None:
 
 def _table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
     table = Table(title=title, title_justify="left")
-    for column in columns:
-        table.add_column(column, overflow="fold")
+    for index, column in enumerate(columns):
+        # The first column names the row; never wrap it.
+        table.add_column(column, overflow="fold", no_wrap=index == 0)
     for row in rows:
         table.add_row(*[_fmt(v) for v in row])
     return table
@@ -192,7 +193,10 @@ def import_csv_cmd(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="The CSV file (header row required).")],
     kind: Annotated[
-        str, typer.Option(help="What the file holds: orders, products, customers, consents.")
+        str,
+        typer.Option(
+            help="What the file holds: orders, products, customers, consents."
+        ),
     ],
     map_: Annotated[
         list[str] | None,
@@ -243,14 +247,22 @@ def build_cmd(
     settings = _state(ctx).settings
     with _warehouse(ctx) as wh, _progress(not as_json) as progress:
         results = run_build(
-            wh, STAGES, stages or None, settings=settings, as_of=cutoff,
+            wh,
+            STAGES,
+            stages or None,
+            settings=settings,
+            as_of=cutoff,
             progress=progress,
         )
     if as_json:
         _emit_json([r.__dict__ for r in results])
         return
     rows = [
-        [r.stage, f"{r.seconds:.1f}s", ", ".join(f"{t}: {n:,}" for t, n in r.rows.items())]
+        [
+            r.stage,
+            f"{r.seconds:.1f}s",
+            ", ".join(f"{t}: {n:,}" for t, n in r.rows.items()),
+        ]
         for r in results
     ]
     out.print(_table("Built", ["stage", "time", "rows"], rows))
@@ -335,14 +347,22 @@ def _print_quickstart(report: Any) -> None:
     )
     out.print(
         "Top departments: "
-        + ", ".join(f"{d['department']} ({d['share']:.0%})" for d in card["departments"])
+        + ", ".join(
+            f"{d['department']} ({d['share']:.0%})" for d in card["departments"]
+        )
     )
     out.print(
         _table(
             "Recommended for the next trip (personal top frequency)",
             ["#", "product", "department", "type", "why"],
             [
-                [r["rank"], r["product_id"], r["department"], r["product_type"], r["reason"]]
+                [
+                    r["rank"],
+                    r["product_id"],
+                    r["department"],
+                    r["product_type"],
+                    r["reason"],
+                ]
                 for r in card["recommendations"]
             ],
         )

@@ -106,7 +106,9 @@ class EngineError(ShopkeeperError):
 
     def __init__(self, table: str, sql: str | None, cause: BaseException) -> None:
         first_line = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
-        message = f"engine error on table {table!r}: {type(cause).__name__}: {first_line}"
+        message = (
+            f"engine error on table {table!r}: {type(cause).__name__}: {first_line}"
+        )
         super().__init__(message, hint="run with --debug to see the compiled SQL")
         self.table = table
         self.sql = sql

@@ -93,7 +93,12 @@ def customer_card(wh: Warehouse, customer_id: str | None = None) -> dict[str, An
         products, recs.product_id == products.product_id
     )
     recs = recs.select(
-        "rank", recs.product_id, "department", "category", "product_type", "score",
+        "rank",
+        recs.product_id,
+        "department",
+        "category",
+        "product_type",
+        "score",
         "reason",
     ).order_by("rank")
     card = {k: _plain(v) for k, v in profile.iloc[0].to_dict().items()}

@@ -51,7 +51,7 @@ class Settings(BaseSettings):
         5,
         ge=2,
         le=10,
-        description="Number of quantile bins for the R, F and M scores (5 = quintiles).",
+        description="Quantile bins for the R, F and M scores (5 = quintiles).",
     )
     top_departments: int = Field(
         3,

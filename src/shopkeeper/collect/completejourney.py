@@ -54,8 +54,14 @@ def _household(column: ir.IntegerValue) -> ir.StringValue:
 def _batches(src: dict[str, ir.Table], sample: int | None) -> list[Batch]:
     tx = src["transactions"]
     promos = src["promotions"]
+    d = src["demographics"]
+    c = src["campaigns"]
+    r = src["coupon_redemptions"]
     if sample is not None:
         tx = tx.filter(tx.household_id % sample == 0)
+        d = d.filter(d.household_id % sample == 0)
+        c = c.filter(c.household_id % sample == 0)
+        r = r.filter(r.household_id % sample == 0)
         promos = promos.filter(
             promos.product_id.isin(tx.product_id) & promos.store_id.isin(tx.store_id)
         )
@@ -99,7 +105,6 @@ def _batches(src: dict[str, ir.Table], sample: int | None) -> list[Batch]:
         latitude=ibis.null("float64"),
         longitude=ibis.null("float64"),
     )
-    d = src["demographics"]
     households = d.select(
         household_id=_household(d.household_id),
         age_band=d.age,
@@ -119,7 +124,6 @@ def _batches(src: dict[str, ir.Table], sample: int | None) -> list[Batch]:
         start_date=cd.start_date.cast("date"),
         end_date=cd.end_date.cast("date"),
     )
-    c = src["campaigns"]
     members = c.select(
         campaign_id=c.campaign_id.cast("string"),
         identifier=_household(c.household_id),
@@ -131,7 +135,6 @@ def _batches(src: dict[str, ir.Table], sample: int | None) -> list[Batch]:
         product_id=cp.product_id.cast("string"),
         campaign_id=cp.campaign_id.cast("string"),
     ).distinct()
-    r = src["coupon_redemptions"]
     redemptions = r.select(
         identifier=_household(r.household_id),
         coupon_upc=r.coupon_upc.cast("string"),
@@ -145,10 +148,6 @@ def _batches(src: dict[str, ir.Table], sample: int | None) -> list[Batch]:
         display_location=promos.display_location,
         mailer_location=promos.mailer_location,
     )
-    if sample is not None:
-        households = households.filter(d.household_id % sample == 0)
-        members = members.filter(c.household_id % sample == 0)
-        redemptions = redemptions.filter(r.household_id % sample == 0)
     name = "completejourney"
     return [
         Batch(model.PRODUCTS, products, f"{name}:products"),

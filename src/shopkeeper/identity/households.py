@@ -29,7 +29,9 @@ def identifier_sightings(wh: Warehouse) -> ir.Table:
             return
         t = wh.table(table)
         seen_at = (
-            t[when].cast("timestamp") if isinstance(when, str) else ibis.null("timestamp")
+            t[when].cast("timestamp")
+            if isinstance(when, str)
+            else ibis.null("timestamp")
         )
         parts.append(
             t.select(

@@ -22,7 +22,8 @@ def top_departments(lines: ir.Table, products: ir.Table, *, top: int = 3) -> ir.
     total = spend.spend.sum().over(ibis.window(group_by=spend.customer_id))
     rank = ibis.row_number().over(
         ibis.window(
-            group_by=spend.customer_id, order_by=[ibis.desc(spend.spend), spend.department]
+            group_by=spend.customer_id,
+            order_by=[ibis.desc(spend.spend), spend.department],
         )
     )
     ranked = spend.mutate(

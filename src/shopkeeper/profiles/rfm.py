@@ -34,19 +34,17 @@ def _segment(r: ir.IntegerValue, f: ir.IntegerValue, bins: int) -> ir.StringValu
     # Scale to the 1-5 grid the names are defined on, whatever the bin count.
     r5 = ((r - 1) * 5 // bins + 1).cast("int32")
     f5 = ((f - 1) * 5 // bins + 1).cast("int32")
-    return (
-        ibis.cases(
-            ((r5 >= 4) & (f5 >= 4), "Champions"),
-            ((r5 == 3) & (f5 >= 4), "Loyal"),
-            ((r5 >= 4) & (f5 >= 2), "Potential loyalists"),
-            ((r5 == 5) & (f5 == 1), "New customers"),
-            ((r5 == 4) & (f5 == 1), "Promising"),
-            ((r5 == 3) & (f5 == 3), "Needs attention"),
-            (r5 == 3, "About to sleep"),
-            (f5 == 5, "Can't lose them"),
-            (f5 >= 3, "At risk"),
-            else_="Hibernating",
-        )
+    return ibis.cases(
+        ((r5 >= 4) & (f5 >= 4), "Champions"),
+        ((r5 == 3) & (f5 >= 4), "Loyal"),
+        ((r5 >= 4) & (f5 >= 2), "Potential loyalists"),
+        ((r5 == 5) & (f5 == 1), "New customers"),
+        ((r5 == 4) & (f5 == 1), "Promising"),
+        ((r5 == 3) & (f5 == 3), "Needs attention"),
+        (r5 == 3, "About to sleep"),
+        (f5 == 5, "Can't lose them"),
+        (f5 >= 3, "At risk"),
+        else_="Hibernating",
     )
 
 
@@ -54,10 +52,9 @@ def rfm(baskets: ir.Table, as_of: dt.date, *, bins: int = 5) -> ir.Table:
     """Per customer RFM as of ``as_of``, from one-row-per-order ``baskets``.
 
     Scores run 1..bins and higher is better on each axis: a recent purchase,
-    many baskets, much spend. Recency is whole days from the last purchase to
-    ``as_of``.
+    many baskets, much spend. Recency counts calendar days from the day of the
+    last purchase to ``as_of``.
     """
-    as_of_ts = ibis.literal(as_of).cast("timestamp")
     per = baskets.group_by(["customer_id", "household_id"]).agg(
         first_purchase_at=baskets.ordered_at.min(),
         last_purchase_at=baskets.ordered_at.max(),
@@ -67,7 +64,10 @@ def rfm(baskets: ir.Table, as_of: dt.date, *, bins: int = 5) -> ir.Table:
     )
     per = per.mutate(
         as_of=ibis.literal(as_of),
-        recency_days=as_of_ts.delta(per.last_purchase_at, unit="day").cast("int64"),
+        # Calendar days from the day of the last purchase to the as-of day.
+        recency_days=ibis.literal(as_of)
+        .delta(per.last_purchase_at.date(), unit="day")
+        .cast("int64"),
         avg_basket_value=per.monetary / per.frequency,
         # Rank the most recent purchase highest: order by last purchase time.
         r_score=_score(per.last_purchase_at, per.customer_id, bins),

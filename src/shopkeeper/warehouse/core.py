@@ -164,9 +164,13 @@ class Warehouse:
 
     def checkpoint(self, expr: ir.Table, name: str) -> ir.Table:
         """Materialise ``expr`` as a temporary table: a deliberate stage break."""
+        schema = expr.schema()
         with self._errors(name, expr):
-            self.engine.create_table(name, expr, expr.schema(), temp=True)
-            return self.engine.backend.table(name)
+            self.engine.create_table(name, expr, schema, temp=True)
+            stored = self.engine.backend.table(name)
+        # Engines may widen types on storage (timestamp -> timestamp(6)); give
+        # back exactly the schema that went in so set operations line up.
+        return stored if stored.schema() == schema else stored.cast(schema)
 
     def stage_arrow(self, name: str, data: pa.Table) -> ir.Table:
         """Make in-memory Arrow data (a parsed file) queryable as ``name``."""
@@ -226,5 +230,3 @@ def _hint_for(name: str) -> str:
     if spec.stage == "collect":
         return "load data first, e.g. `shopkeeper import completejourney`"
     return f"run `shopkeeper build {spec.stage}`"
-
-

@@ -1,0 +1,76 @@
+"""The CLI, run in-process with Typer's runner; output checked."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from shopkeeper.cli import app
+from shopkeeper.settings import Settings
+
+runner = CliRunner()
+
+
+def run(tmp_path: Path, *args: str):
+    url = f"duckdb:///{tmp_path / 'cli.duckdb'}"
+    return runner.invoke(app, ["--warehouse", url, *args], catch_exceptions=False)
+
+
+def test_settings_lists_every_setting(tmp_path: Path) -> None:
+    result = run(tmp_path, "settings")
+    assert result.exit_code == 0
+    for name in Settings.model_fields:
+        assert f"SHOPKEEPER_{name.upper()}" in result.output
+    rows = json.loads(run(tmp_path, "settings", "--json").output)
+    assert {r["name"] for r in rows} == set(Settings.model_fields)
+
+
+def test_quickstart_on_a_sample_prints_the_report(tmp_path: Path) -> None:
+    result = run(tmp_path, "quickstart", "--sample", "40")
+    assert result.exit_code == 0, result.output
+    assert "Spend by department" in result.output
+    assert "GROCERY" in result.output
+    assert "Recommended for the next trip" in result.output
+    assert "bought in" in result.output
+    tables = json.loads(run(tmp_path, "tables", "--json").output)
+    assert tables["order_lines"] > 0 and tables["recommend_personal_top"] > 0
+
+
+def test_import_then_build_with_json(tmp_path: Path) -> None:
+    loaded = json.loads(
+        run(tmp_path, "import", "completejourney", "--sample", "60", "--json").output
+    )
+    inserted = {t["table"]: t["inserted"] for t in loaded["tables"]}
+    assert inserted["orders"] > 0
+    again = json.loads(
+        run(tmp_path, "import", "completejourney", "--sample", "60", "--json").output
+    )
+    assert all(t["inserted"] == t["updated"] == 0 for t in again["tables"])
+    result = run(tmp_path, "build", "--as-of", "2017-07-01", "--json")
+    stages = json.loads(result.output)
+    assert [s["stage"] for s in stages] == ["identity", "profiles", "recommend"]
+    rfm = json.loads(run(tmp_path, "tables", "--json").output)
+    assert rfm["profiles_rfm"] > 0
+
+
+def test_errors_are_one_line_with_a_hint(tmp_path: Path) -> None:
+    """The real entry point, in a subprocess: red message, hint, exit 1."""
+    import subprocess
+    import sys
+
+    url = f"duckdb:///{tmp_path / 'e.duckdb'}"
+    for args, message in [
+        (["build", "profiles"], "needs table(s)"),
+        (["build", "--as-of", "yesterday"], "is not a YYYY-MM-DD date"),
+        (["build", "nope"], "unknown stage"),
+    ]:
+        done = subprocess.run(
+            [sys.executable, "-m", "shopkeeper", "--warehouse", url, *args],
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 1, done.stderr
+        assert message in done.stderr
+        assert "Traceback" not in done.stderr
