@@ -52,7 +52,7 @@ def identifiers(sightings: ir.Table) -> ir.Table:
     """One row per identifier: its type, first and last sighting, where seen."""
     seen_in = sightings.select("identifier", "seen_in").distinct()
     tables = seen_in.group_by("identifier").agg(
-        seen_in=seen_in.seen_in.collect(order_by=seen_in.seen_in).join(",")
+        seen_in=seen_in.seen_in.collect().sort().join(",")
     )
     times = sightings.group_by("identifier").agg(
         first_seen_at=sightings.seen_at.min(),

@@ -8,6 +8,7 @@ are removed; a new session re-registers the newest version of every table.
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,6 +39,10 @@ def spark_session(master: str, *, shuffle_partitions: int, checkpoint_dir: str):
         raise MissingDependency("PySpark", "spark") from None
     if master in _SESSIONS:
         return _SESSIONS[master]
+    if master.startswith("local"):
+        # Bind to loopback: a local session needs no network, and this skips
+        # Spark's hostname lookup warning.
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     session = (
         SparkSession.builder.master(master)
         .appName("shopkeeper")
