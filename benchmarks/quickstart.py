@@ -32,7 +32,9 @@ def run_once(folder: Path) -> dict[str, object]:
     seconds = time.perf_counter() - started
     return {
         "seconds": round(seconds, 2),
-        "load_seconds": round(report.seconds - sum(s.seconds for s in report.stages), 2),
+        "load_seconds": round(
+            report.seconds - sum(s.seconds for s in report.stages), 2
+        ),
         "stages": {s.stage: round(s.seconds, 2) for s in report.stages},
         "order_lines": report.tables["order_lines"],
         "rows_total": sum(report.tables.values()),

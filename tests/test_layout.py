@@ -48,3 +48,10 @@ def test_readme_has_the_two_commands() -> None:
     assert "pytest" in blocks[1]
     ci = (ROOT / ".ci" / "run").read_text()
     assert ".venv/bin/pytest" in ci
+
+
+def test_import_docs_list_every_csv_column() -> None:
+    from shopkeeper.collect.csvfile import COLUMNS_DOC
+
+    docs = (ROOT / "docs" / "import.md").read_text()
+    assert COLUMNS_DOC.rstrip() in docs, "regenerate docs/import.md from COLUMNS_DOC"

@@ -45,9 +45,7 @@ def _frame(wh: Warehouse, table: str) -> pd.DataFrame:
 def test_profiles_are_identical_on_spark_and_duckdb(
     tmp_path: Path, spark_root: Path
 ) -> None:
-    settings = Settings(
-        spark_warehouse_dir=str(spark_root), spark_shuffle_partitions=1
-    )
+    settings = Settings(spark_warehouse_dir=str(spark_root), spark_shuffle_partitions=1)
     spark = connect("pyspark://local[1]", settings=settings)
     duck = connect(duckdb_url(tmp_path / "duck.duckdb"), settings=settings)
     _build(spark, settings)

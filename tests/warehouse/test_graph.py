@@ -47,7 +47,9 @@ def test_missing_inputs_fail_before_any_work(wh: Warehouse, settings: Settings) 
     assert wh.tables() == []
 
 
-def test_building_twice_gives_identical_tables(built_path: Path, tmp_path: Path) -> None:
+def test_building_twice_gives_identical_tables(
+    built_path: Path, tmp_path: Path
+) -> None:
     copy = tmp_path / "copy.duckdb"
     copy.write_bytes(built_path.read_bytes())
     wh = connect(duckdb_url(copy))

@@ -25,9 +25,7 @@ def test_create_tables_from_the_model(wh: Warehouse) -> None:
 
 
 def test_write_conforms_to_the_spec(wh: Warehouse) -> None:
-    data = pa.table(
-        {"store_id": ["1", "2"], "extra": [1, 2], "latitude": [1, 2]}
-    )
+    data = pa.table({"store_id": ["1", "2"], "extra": [1, 2], "latitude": [1, 2]})
     staged = wh.stage_arrow("_tmp_stores", data)
     with pytest.raises(InvalidInput, match="missing columns"):
         wh.write(model.STORES, staged)
@@ -46,16 +44,26 @@ def test_write_conforms_to_the_spec(wh: Warehouse) -> None:
 def test_upsert_is_idempotent_and_replaces_changed_rows(wh: Warehouse) -> None:
     first = wh.stage_arrow(
         "_tmp_a",
-        pa.table({"campaign_id": ["1", "2"], "identifier": ["household:1"] * 2,
-                  "member_group": ["treatment", "holdout"]}),
+        pa.table(
+            {
+                "campaign_id": ["1", "2"],
+                "identifier": ["household:1"] * 2,
+                "member_group": ["treatment", "holdout"],
+            }
+        ),
     )
     assert wh.upsert(model.CAMPAIGN_MEMBERS, first).inserted == 2
     again = wh.upsert(model.CAMPAIGN_MEMBERS, first)
     assert (again.inserted, again.updated, again.unchanged) == (0, 0, 2)
     changed = wh.stage_arrow(
         "_tmp_b",
-        pa.table({"campaign_id": ["2", "3"], "identifier": ["household:1"] * 2,
-                  "member_group": ["treatment", "treatment"]}),
+        pa.table(
+            {
+                "campaign_id": ["2", "3"],
+                "identifier": ["household:1"] * 2,
+                "member_group": ["treatment", "treatment"],
+            }
+        ),
     )
     result = wh.upsert(model.CAMPAIGN_MEMBERS, changed)
     assert (result.inserted, result.updated, result.unchanged) == (1, 1, 0)
@@ -81,9 +89,13 @@ def test_missing_table_says_how_to_get_it(wh: Warehouse) -> None:
 def test_transaction_rolls_back_every_write(wh: Warehouse) -> None:
     wh.create_tables([model.STORES])
     rows = wh.stage_arrow("_tmp_s", pa.table({"store_id": ["9"]}))
-    rows = rows.mutate(name=ibis.null("string"), city=ibis.null("string"),
-                       postal_code=ibis.null("string"),
-                       latitude=ibis.null("float64"), longitude=ibis.null("float64"))
+    rows = rows.mutate(
+        name=ibis.null("string"),
+        city=ibis.null("string"),
+        postal_code=ibis.null("string"),
+        latitude=ibis.null("float64"),
+        longitude=ibis.null("float64"),
+    )
     with pytest.raises(RuntimeError), wh.transaction():
         wh.append(model.STORES, rows)
         assert wh.count("stores") == 1
