@@ -178,10 +178,7 @@ class Warehouse:
             return self.engine.register_arrow(name, data)
 
     def drop_temp(self, name: str) -> None:
-        with self._errors(name, None):
-            self.engine.drop(name)
-
-    def drop(self, name: str) -> None:
+        """Drop an intermediate (``_tmp_*``) table; a missing one is fine."""
         with self._errors(name, None):
             self.engine.drop(name)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 
 from shopkeeper.errors import InvalidInput, NotFound
@@ -26,10 +26,8 @@ class BuildContext:
     settings: Settings
     as_of: date | None = None
     progress: Progress | None = None
-    _steps: list[str] = field(default_factory=list)
 
     def step(self, description: str, done: int, total: int) -> None:
-        self._steps.append(description)
         if self.progress is not None:
             self.progress(description, done, total)
 
