@@ -24,21 +24,18 @@ from shopkeeper.errors import MissingDependency
 
 __all__ = ["SparkEngine", "spark_session"]
 
-_SESSIONS: dict[str, object] = {}
-
 
 def spark_session(master: str, *, shuffle_partitions: int, checkpoint_dir: str):
-    """Build (or reuse) the SparkSession Shopkeeper owns for ``master``.
+    """Build the SparkSession Shopkeeper owns for ``master``, or reuse it.
 
-    One per process: Spark allows one active context, and starting one costs
-    seconds. Configured as Splink does for small local work: UI off, UTC.
+    Spark allows one active context per process and ``getOrCreate`` returns
+    it, so a second connect costs nothing. Configured as Splink does for small
+    local work: UI off, UTC, one log level.
     """
     try:
         from pyspark.sql import SparkSession
     except ImportError:  # pragma: no cover - depends on the install
         raise MissingDependency("PySpark", "spark") from None
-    if master in _SESSIONS:
-        return _SESSIONS[master]
     if master.startswith("local"):
         # Bind to loopback: a local session needs no network, and this skips
         # Spark's hostname lookup warning.
@@ -58,7 +55,6 @@ def spark_session(master: str, *, shuffle_partitions: int, checkpoint_dir: str):
     )
     session.sparkContext.setLogLevel("ERROR")
     session.sparkContext.setCheckpointDir(checkpoint_dir)
-    _SESSIONS[master] = session
     return session
 
 
