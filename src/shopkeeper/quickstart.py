@@ -11,6 +11,7 @@ import ibis
 from shopkeeper.collect import LoadReport, import_completejourney
 from shopkeeper.errors import NotFound
 from shopkeeper.pipeline import STAGES
+from shopkeeper.profiles import with_department
 from shopkeeper.settings import Settings
 from shopkeeper.warehouse import Progress, StageResult, Warehouse, run_build
 
@@ -45,9 +46,7 @@ def summary(wh: Warehouse, *, departments: int = 10) -> dict[str, Any]:
     """Table counts and the departments with the most spend."""
     tables = {name: wh.count(name) for name in wh.tables()}
     lines = wh.table("order_lines")
-    products = wh.table("products")
-    joined = lines.left_join(products, lines.product_id == products.product_id)
-    joined = joined.mutate(department=joined.department.fill_null("UNKNOWN"))
+    joined = with_department(lines, wh.table("products"))
     total = lines.sales_value.sum()
     spend = (
         joined.group_by("department")

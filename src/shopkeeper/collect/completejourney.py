@@ -18,6 +18,7 @@ import ibis.expr.types as ir
 
 from shopkeeper import model
 from shopkeeper.collect.loader import Batch, LoadReport, load
+from shopkeeper.errors import InvalidInput
 from shopkeeper.warehouse import Progress, Warehouse
 
 __all__ = ["SOURCE_TABLES", "import_completejourney", "source_path"]
@@ -51,7 +52,9 @@ def _household(column: ir.IntegerValue) -> ir.StringValue:
     return ibis.literal("household:") + column.cast("string")
 
 
-def _batches(src: dict[str, ir.Table], sample: int | None) -> list[Batch]:
+def _batches(
+    src: dict[str, ir.Table], sample: int | None, coupon_notes: tuple[str, ...]
+) -> list[Batch]:
     tx = src["transactions"]
     promos = src["promotions"]
     d = src["demographics"]
@@ -157,7 +160,7 @@ def _batches(src: dict[str, ir.Table], sample: int | None) -> list[Batch]:
         Batch(model.ORDER_LINES, lines, f"{name}:transactions"),
         Batch(model.CAMPAIGNS, campaigns, f"{name}:campaign_descriptions"),
         Batch(model.CAMPAIGN_MEMBERS, members, f"{name}:campaigns"),
-        Batch(model.COUPONS, coupons, f"{name}:coupons"),
+        Batch(model.COUPONS, coupons, f"{name}:coupons", coupon_notes),
         Batch(model.COUPON_REDEMPTIONS, redemptions, f"{name}:coupon_redemptions"),
         Batch(model.PROMOTIONS, promotions, f"{name}:promotions"),
     ]
@@ -183,23 +186,19 @@ def import_completejourney(
     how many.
     """
     if sample is not None and sample < 1:
-        raise ValueError("sample must be a positive integer")
+        raise InvalidInput(f"--sample must be a positive integer, not {sample}")
     with ExitStack() as stack:
         paths = {t: stack.enter_context(source_path(t)) for t in SOURCE_TABLES}
         src = {t: wh.read_parquet(str(p)) for t, p in paths.items()}
-        batches = _batches(src, sample)
-        coupons_raw = wh.count(src["coupons"])
-        coupons_distinct = wh.count(src["coupons"].distinct())
-        repeated = coupons_raw - coupons_distinct
-        if repeated:
-            note = (
+        coupons = src["coupons"]
+        repeated = wh.count(coupons) - wh.count(coupons.distinct())
+        notes = (
+            (
                 f"coupons: {repeated:,} exact duplicate rows in the source were "
-                "collapsed (a coupon-product-campaign link is a set)"
+                "collapsed (a coupon-product-campaign link is a set)",
             )
-            batches = [
-                Batch(b.spec, b.rows, b.source, (note,))
-                if b.spec is model.COUPONS
-                else b
-                for b in batches
-            ]
+            if repeated
+            else ()
+        )
+        batches = _batches(src, sample, notes)
         return load(wh, batches, source="The Complete Journey", progress=progress)

@@ -24,15 +24,11 @@ def identifier_sightings(wh: Warehouse) -> ir.Table:
     """Every (identifier, time, table) sighting across the collected tables."""
     parts: list[ir.Table] = []
 
-    def add(table: str, column: str, when: ir.Value | None) -> None:
+    def add(table: str, column: str, when: str | None) -> None:
         if not wh.exists(table):
             return
         t = wh.table(table)
-        seen_at = (
-            t[when].cast("timestamp")
-            if isinstance(when, str)
-            else ibis.null("timestamp")
-        )
+        seen_at = t[when].cast("timestamp") if when else ibis.null("timestamp")
         parts.append(
             t.select(
                 identifier=t[column], seen_at=seen_at, seen_in=ibis.literal(table)

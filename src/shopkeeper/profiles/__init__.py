@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from shopkeeper.profiles.build import STAGE
-from shopkeeper.profiles.departments import top_departments
+from shopkeeper.profiles.departments import top_departments, with_department
 from shopkeeper.profiles.purchases import baskets, default_as_of, purchase_lines
 from shopkeeper.profiles.rfm import SEGMENTS, rfm
 
@@ -15,4 +15,5 @@ __all__ = [
     "purchase_lines",
     "rfm",
     "top_departments",
+    "with_department",
 ]

@@ -15,7 +15,7 @@ from shopkeeper.errors import EngineError, InvalidInput, NotFound
 from shopkeeper.model import TABLES, TableSpec
 from shopkeeper.warehouse.engine import Engine
 
-__all__ = ["UpsertResult", "Warehouse"]
+__all__ = ["UpsertResult", "Warehouse", "hint_for"]
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class Warehouse:
         if not self.exists(name):
             raise NotFound(
                 f"table {name!r} is not in the warehouse ({self.url})",
-                hint=_hint_for(name),
+                hint=hint_for(name),
             )
         with self._errors(name, None):
             return self.engine.backend.table(name)
@@ -220,7 +220,8 @@ def _name_of(expr: ir.Expr) -> str:
         return "<query>"
 
 
-def _hint_for(name: str) -> str:
+def hint_for(name: str) -> str:
+    """What to run to get table ``name``: the import or the stage that writes it."""
     spec = TABLES.get(name)
     if spec is None:
         return "run `shopkeeper tables` to see what the warehouse holds"

@@ -10,7 +10,7 @@ from datetime import date
 from shopkeeper.errors import InvalidInput, NotFound
 from shopkeeper.model import TableSpec
 from shopkeeper.settings import Settings
-from shopkeeper.warehouse.core import Warehouse
+from shopkeeper.warehouse.core import Warehouse, hint_for
 
 __all__ = ["BuildContext", "Progress", "Stage", "StageResult", "plan", "run_build"]
 
@@ -112,7 +112,7 @@ def run_build(
             raise NotFound(
                 f"stage {stage.name!r} needs table(s) {missing}, which the "
                 "warehouse does not have",
-                hint=_hint(missing[0], stages),
+                hint=hint_for(missing[0]),
             )
     results = []
     for index, stage in enumerate(chosen):
@@ -125,10 +125,3 @@ def run_build(
     if progress is not None:
         progress("build done", len(chosen), len(chosen))
     return results
-
-
-def _hint(table: str, stages: Sequence[Stage]) -> str:
-    for stage in stages:
-        if table in stage.output_names:
-            return f"run `shopkeeper build {stage.name}` first"
-    return "load data first, e.g. `shopkeeper import completejourney`"
