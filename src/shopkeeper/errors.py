@@ -3,6 +3,7 @@
 ::
 
     ShopkeeperError (500, "error")
+    ├── BadRequest (400, "bad_request")
     ├── InvalidInput (422, "invalid_input")
     │   └── ImportRefused (422, "import_refused")
     ├── Unauthorized (401, "unauthorized")
@@ -10,6 +11,7 @@
     ├── NotFound (404, "not_found")
     ├── Conflict (409, "conflict")
     ├── TooLarge (413, "too_large")
+    ├── Unavailable (503, "unavailable"; carries retry_after seconds)
     ├── EngineError (500, "engine_error")
     ├── MissingDependency (500, "missing_dependency")
     └── ConfigError (500, "config_error")
@@ -21,6 +23,7 @@ CLI report the same failure the same way. Messages never contain secrets.
 from __future__ import annotations
 
 __all__ = [
+    "BadRequest",
     "ConfigError",
     "Conflict",
     "EngineError",
@@ -32,6 +35,7 @@ __all__ = [
     "ShopkeeperError",
     "TooLarge",
     "Unauthorized",
+    "Unavailable",
 ]
 
 
@@ -45,6 +49,17 @@ class ShopkeeperError(Exception):
         super().__init__(message)
         self.message = message
         self.hint = hint
+
+
+class BadRequest(ShopkeeperError):
+    """The request itself is malformed (bad JSON, a missing field).
+
+    The Segment SDKs treat 400 as final and drop the message, so it must only
+    be used for input that a retry could never fix.
+    """
+
+    status = 400
+    code = "bad_request"
 
 
 class InvalidInput(ShopkeeperError):
@@ -97,6 +112,21 @@ class Conflict(ShopkeeperError):
 class TooLarge(ShopkeeperError):
     status = 413
     code = "too_large"
+
+
+class Unavailable(ShopkeeperError):
+    """Temporarily unable to accept work; the client should retry later.
+
+    SDKs retry a 503 with back-off, so overload and a full disk use this
+    rather than a 500, and ``retry_after`` becomes the Retry-After header.
+    """
+
+    status = 503
+    code = "unavailable"
+
+    def __init__(self, message: str, *, retry_after: int = 1) -> None:
+        super().__init__(message, hint=f"retry after {retry_after} s")
+        self.retry_after = retry_after
 
 
 class EngineError(ShopkeeperError):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shopkeeper.errors import ConfigError
@@ -40,6 +40,48 @@ class Settings(BaseSettings):
         8,
         ge=1,
         description="spark.sql.shuffle.partitions for the session Shopkeeper builds.",
+    )
+    state_dir: str = Field(
+        "./shopkeeper-state",
+        description=(
+            "Where the server keeps its durable event log (events/), the sources "
+            "registry (sources.sqlite) and the loader's checkpoint."
+        ),
+    )
+    admin_token: SecretStr | None = Field(
+        None,
+        description=(
+            "Bearer token for admin endpoints (GET /v1/sources, ...). Unset: "
+            "admin endpoints refuse every request. Write keys never work there."
+        ),
+    )
+    collect_fsync: bool = Field(
+        True,
+        description=(
+            "fsync the event log before answering 200 (group commit). Turn off "
+            "only for throw-away load tests: a crash may then lose events."
+        ),
+    )
+    collect_max_pending: int = Field(
+        100_000,
+        ge=1,
+        description=(
+            "Events a server process may hold waiting for disk before it answers "
+            "503 with Retry-After (back-pressure instead of unbounded memory)."
+        ),
+    )
+    collect_segment_mb: int = Field(
+        64,
+        ge=1,
+        description="Size at which a server process starts a new event log segment.",
+    )
+    loader_interval_seconds: float = Field(
+        2.0,
+        gt=0,
+        description=(
+            "How often `shopkeeper serve` moves the event log into the warehouse "
+            "events table (micro-batches; a busy warehouse is retried next time)."
+        ),
     )
     recommendations_per_customer: int = Field(
         10,

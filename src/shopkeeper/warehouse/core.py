@@ -129,6 +129,28 @@ class Warehouse:
         with self._errors(spec.name, conformed):
             self.engine.insert(spec.name, conformed)
 
+    def insert_new(self, spec: TableSpec, staged: ir.Table) -> int:
+        """Append the rows of ``staged`` whose key is not stored yet; return how many.
+
+        The first copy of a key wins and is never rewritten: for events, a
+        retried message must not replace what was already loaded. Unlike
+        :meth:`upsert` this never rewrites the table, so it stays cheap as the
+        table grows. ``staged`` must already have unique keys.
+        """
+        self.create_tables([spec])
+        staged = self.conform(spec, staged)
+        target = self.conform(spec, self.table(spec.name))
+        fresh = self.checkpoint(
+            staged.anti_join(target, list(spec.key)), f"_tmp_new_{spec.name}"
+        )
+        try:
+            n_new = self.count(fresh)
+            if n_new:
+                self.append(spec, fresh)
+            return n_new
+        finally:
+            self.drop_temp(f"_tmp_new_{spec.name}")
+
     def upsert(self, spec: TableSpec, staged: ir.Table) -> UpsertResult:
         """Make ``spec.name`` hold every row of ``staged``, keyed by ``spec.key``.
 

@@ -1,0 +1,151 @@
+"""The app factory: settings in, a FastAPI app with every router mounted out.
+
+Every failure leaves as JSON ``{"code": ..., "message": ...}`` with the status
+the error tree assigns, so SDKs and people get the same precise reason; an
+unexpected exception is logged and answered 500 without killing the worker.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shopkeeper import __version__
+from shopkeeper.collect.eventlog import EventLog
+from shopkeeper.collect.sources import SourceRegistry
+from shopkeeper.collect.tracking_api import ERROR_RESPONSES, tracking_router
+from shopkeeper.errors import ShopkeeperError, Unauthorized, Unavailable
+from shopkeeper.settings import Settings, load_settings
+
+__all__ = ["create_app", "require_admin", "state_paths"]
+
+log = logging.getLogger(__name__)
+
+
+def state_paths(settings: Settings) -> dict[str, Path]:
+    """Where the server's own files live under ``settings.state_dir``."""
+    root = Path(settings.state_dir)
+    return {"root": root, "events": root / "events", "sources": root / "sources.sqlite"}
+
+
+def require_admin(request: Request) -> None:
+    """Admin endpoints take ``Authorization: Bearer <admin token>`` and nothing else."""
+    settings: Settings = request.app.state.settings
+    header = request.headers.get("authorization", "")
+    if header[:6].lower() == "basic ":
+        raise Unauthorized(
+            "write keys can only write events; this needs the admin token"
+        )
+    token = settings.admin_token.get_secret_value() if settings.admin_token else None
+    if token is None:
+        raise Unauthorized(
+            "admin endpoints are off", hint="set SHOPKEEPER_ADMIN_TOKEN to enable them"
+        )
+    given = header[7:] if header[:7].lower() == "bearer " else ""
+    if not hmac.compare_digest(given.encode(), token.encode()):
+        raise Unauthorized("missing or wrong admin token (Authorization: Bearer ...)")
+
+
+def _error(exc: ShopkeeperError) -> JSONResponse:
+    headers = {}
+    if isinstance(exc, Unavailable):
+        headers["Retry-After"] = str(exc.retry_after)
+    return JSONResponse(
+        {"code": exc.code, "message": exc.message},
+        status_code=exc.status,
+        headers=headers,
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; uvicorn workers call this with settings from the environment."""
+    settings = settings or load_settings()
+    paths = state_paths(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        eventlog = EventLog(
+            paths["events"],
+            segment_bytes=settings.collect_segment_mb * 1024 * 1024,
+            max_pending=settings.collect_max_pending,
+            fsync=settings.collect_fsync,
+        )
+        await eventlog.start()
+        app.state.eventlog = eventlog
+        try:
+            yield
+        finally:
+            await eventlog.close()
+
+    app = FastAPI(
+        title="Shopkeeper",
+        version=__version__,
+        summary="Omnichannel personalization for retailers.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.sources = SourceRegistry(paths["sources"])
+    app.include_router(tracking_router())
+
+    @app.exception_handler(ShopkeeperError)
+    async def shopkeeper_error(request: Request, exc: ShopkeeperError) -> JSONResponse:
+        return _error(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(
+        request: Request, exc: RequestValidationError
+    ) -> JSONResponse:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        return JSONResponse(
+            {"code": "bad_request", "message": f"{where}: {err['msg']}"}, 400
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(
+            exc.status_code, "error"
+        )
+        return JSONResponse(
+            {"code": code, "message": str(exc.detail)},
+            exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return JSONResponse(
+            {"code": "error", "message": f"internal error: {type(exc).__name__}"}, 500
+        )
+
+    @app.get("/health", tags=["service"], summary="Liveness and event log counters")
+    async def health(request: Request) -> dict[str, object]:
+        eventlog: EventLog = request.app.state.eventlog
+        return {
+            "status": "ok",
+            "version": __version__,
+            "events_appended": eventlog.appended,
+            "commits": eventlog.commits,
+        }
+
+    @app.get(
+        "/v1/sources",
+        tags=["admin"],
+        summary="Registered sources (admin token; never shows keys)",
+        responses={401: ERROR_RESPONSES[401]},
+    )
+    async def list_sources(request: Request) -> list[dict[str, str | None]]:
+        require_admin(request)
+        registry: SourceRegistry = request.app.state.sources
+        return [s.as_dict() for s in registry.list()]
+
+    return app

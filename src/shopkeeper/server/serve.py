@@ -1,0 +1,114 @@
+"""``shopkeeper serve``: uvicorn workers plus the loader that feeds the warehouse.
+
+Workers are separate processes (uvicorn spawns them), so they get the settings
+through ``SHOPKEEPER_*`` environment variables and each opens its own event
+log segment. The loader runs as a thread in the supervising process: it opens
+the warehouse only for the moment of a micro-batch, so `shopkeeper build` and
+other commands can still use the DuckDB file between loads; when the file is
+busy the loader simply tries again at the next tick (the log keeps the events).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+
+from shopkeeper.collect.eventloader import EventLoadReport, load_events
+from shopkeeper.server.app import state_paths
+from shopkeeper.settings import Settings
+
+__all__ = ["LoaderThread", "load_once", "serve", "settings_env"]
+
+log = logging.getLogger("shopkeeper.loader")
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The settings as the environment variables a spawned worker reads back."""
+    env = {}
+    for name in Settings.model_fields:
+        value = getattr(settings, name)
+        if value is None:
+            continue
+        if hasattr(value, "get_secret_value"):
+            value = value.get_secret_value()
+        env[f"SHOPKEEPER_{name.upper()}"] = str(value)
+    return env
+
+
+def load_once(settings: Settings, *, replay: bool = False) -> EventLoadReport:
+    """One loader pass: open the warehouse, load new log records, close it."""
+    from shopkeeper.warehouse import connect
+
+    with connect(settings=settings) as wh:
+        return load_events(wh, state_paths(settings)["events"], replay=replay)
+
+
+class LoaderThread(threading.Thread):
+    """Runs :func:`load_once` every ``loader_interval_seconds`` until stopped.
+
+    A loader pass that fails (the DuckDB file held by another command, a full
+    disk) is logged and retried at the next tick; the thread never dies of it.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(name="shopkeeper-loader", daemon=True)
+        self.settings = settings
+        self.stopping = threading.Event()
+        self.loaded = 0
+
+    def run(self) -> None:
+        while not self.stopping.wait(self.settings.loader_interval_seconds):
+            self.tick()
+
+    def tick(self) -> None:
+        try:
+            report = load_once(self.settings)
+        except Exception as exc:  # a loader must outlive any one bad pass
+            log.warning("loader: will retry next tick: %s", str(exc).splitlines()[0])
+            return
+        self.loaded += report.inserted
+        if report.records:
+            log.info(
+                "loader: %d events read, %d new, %d duplicates",
+                report.records,
+                report.inserted,
+                report.duplicates,
+            )
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join()
+        self.tick()
+
+
+def serve(
+    settings: Settings,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int = 1,
+    loader: bool = True,
+    access_log: bool = False,
+) -> None:
+    """Run the service until interrupted; a last loader pass runs on the way out."""
+    import uvicorn
+
+    os.environ.update(settings_env(settings))
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
+    thread = LoaderThread(settings) if loader else None
+    if thread is not None:
+        thread.start()
+    try:
+        uvicorn.run(
+            "shopkeeper.server.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            access_log=access_log,
+            timeout_graceful_shutdown=10,
+        )
+    finally:
+        if thread is not None:
+            thread.stop()
