@@ -246,12 +246,21 @@ def to_record(
         timestamp = received_at - (sent_at - original)
     else:
         timestamp = original
+    traits = msg.traits
+    if traits is None and msg.type == "identify" and msg.context:
+        # RudderStack's SDKs send an identify's traits as context.traits.
+        found = msg.context.get("traits")
+        traits = found if isinstance(found, dict) else None
+    # Fields outside the spec are kept, never dropped: a page's or screen's
+    # ``category`` is a property in Segment's spec; anything else (an SDK's
+    # own keys such as RudderStack's ``channel``) goes to context.extra.
     extras = {k: v for k, v in raw.items() if k not in _KNOWN}
     properties = msg.properties
+    if "category" in extras:
+        properties = {"category": extras.pop("category"), **(properties or {})}
+    context = msg.context
     if extras:
-        # Fields outside the spec (a page's ``category``, an SDK's own keys)
-        # are kept, not dropped: they travel with the properties.
-        properties = {**extras, **(properties or {})}
+        context = {**(context or {}), "extra": extras}
     return {
         "message_id": msg.messageId or f"sk-{uuid.uuid4()}",
         "type": msg.type,
@@ -268,7 +277,7 @@ def to_record(
         "source_id": source_id,
         "channel": channel,
         "properties": _text(properties),
-        "traits": _text(msg.traits),
-        "context": _text(msg.context),
+        "traits": _text(traits),
+        "context": _text(context),
         "integrations": _text(msg.integrations),
     }
