@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import ibis
-import orjson
 import pyarrow as pa
 
 from shopkeeper import model
 from shopkeeper.collect.eventlog import read_segment, segment_is_active, segments
+from shopkeeper.collect.messages import record_rows
 from shopkeeper.warehouse import Warehouse
 
 __all__ = ["EventLoadReport", "load_events", "records_to_arrow"]
@@ -71,8 +71,8 @@ _SCHEMA = _arrow_schema()
 
 
 def records_to_arrow(records: list[bytes]) -> pa.Table:
-    """Decode log records into an Arrow table typed like ``events``."""
-    rows = [orjson.loads(r) for r in records]
+    """Decode log records (one per accepted request) into ``events`` rows."""
+    rows = [row for r in records for row in record_rows(r)]
     table = pa.Table.from_pylist(rows, schema=_SCHEMA)
     for name in _TIME_COLUMNS:
         i = table.schema.get_field_index(name)
@@ -114,7 +114,7 @@ def _store(wh: Warehouse, records: list[bytes]) -> tuple[int, int]:
         inserted = wh.insert_new(model.EVENTS, first)
     finally:
         wh.drop_temp("_tmp_events_batch")
-    return inserted, len(records) - inserted
+    return inserted, data.num_rows - inserted
 
 
 def load_events(
@@ -122,10 +122,14 @@ def load_events(
     directory: Path,
     *,
     replay: bool = False,
-    batch_records: int = 200_000,
+    batch_records: int = 2_000,
     progress: Callable[[int], None] | None = None,
 ) -> EventLoadReport:
-    """Load every complete record not loaded yet (or all of them, with ``replay``)."""
+    """Load every complete record not loaded yet (or all of them, with ``replay``).
+
+    ``batch_records`` bounds a micro-batch in log records (one per accepted
+    request, so up to 2,500 events each); ``report.records`` counts events.
+    """
     report = EventLoadReport()
     offsets = {} if replay else _read_checkpoint(directory)
     pending: list[bytes] = []
@@ -137,9 +141,9 @@ def load_events(
                 inserted, dups = _store(wh, pending)
             report.inserted += inserted
             report.duplicates += dups
-            report.records += len(pending)
+            report.records += inserted + dups
             if progress is not None:
-                progress(len(pending))
+                progress(inserted + dups)
             pending.clear()
         offsets.update(moved)
         _write_checkpoint(directory, offsets)

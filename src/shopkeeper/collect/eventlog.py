@@ -193,11 +193,15 @@ class EventLog:
         self._wake = asyncio.Event()
         self._task = asyncio.create_task(self._flusher(), name="eventlog-flusher")
 
-    async def append(self, payloads: list[bytes]) -> None:
-        """Make ``payloads`` durable; raises Unavailable instead of waiting forever."""
+    async def append(self, payloads: list[bytes], *, count: int | None = None) -> None:
+        """Make ``payloads`` durable; raises Unavailable instead of waiting forever.
+
+        ``count`` is how many events the payloads hold (a batch request is one
+        record of many events); back-pressure and counters are in events.
+        """
         if self._wake is None or self._closing:
             raise Unavailable("the event log is not open", retry_after=1)
-        count = len(payloads)
+        count = len(payloads) if count is None else count
         if self._pending + count > self.max_pending:
             raise Unavailable(
                 f"the event log has {self._pending} events waiting for disk",

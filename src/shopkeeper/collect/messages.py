@@ -1,9 +1,16 @@
-"""The Segment HTTP Tracking API's messages: validation and the stored record.
+"""The Segment HTTP Tracking API's messages: validation, and the stored record.
 
 Existing Segment and RudderStack SDKs must work unchanged, so the accepted
 shapes are Segment's, not ours: camelCase fields, any extra fields kept, ids
-that may arrive as numbers. Validation happens here, once, at the edge; what
-comes out is a flat ``events`` row (as a dict) ready for the durable log.
+that may arrive as numbers.
+
+Validation runs once, at the edge, in pydantic-core straight from the request
+bytes (``validate_json`` on TypedDicts: no Python objects are built for what
+is only checked). The durable log then keeps the request body as it came,
+behind a small header (who sent it, when it arrived); turning a message into
+an ``events`` row (:func:`to_record`) is the loader's job, off the request
+path. That split is what lets one server core accept tens of thousands of
+events a second while every 200 still means "validated and on disk".
 
 A batch is all-or-nothing: one bad message refuses the whole request with a
 400 that names the message index and field. The SDKs drop a batch on 400 and
@@ -13,20 +20,13 @@ kept only part of it (docs/collect.md explains the choice).
 
 from __future__ import annotations
 
-import uuid
+import hashlib
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    TypeAdapter,
-    ValidationError,
-    model_validator,
-)
+from pydantic import AfterValidator, ConfigDict, Field, TypeAdapter, ValidationError
+from typing_extensions import TypedDict
 
 from shopkeeper.errors import BadRequest, TooLarge
 
@@ -35,11 +35,14 @@ __all__ = [
     "MAX_BATCH_MESSAGES",
     "MAX_MESSAGE_BYTES",
     "MESSAGE_TYPES",
-    "BatchEnvelope",
-    "Message",
-    "parse_batch",
-    "parse_message",
+    "LogRecord",
+    "batch_schema",
+    "message_schema",
+    "read_record",
+    "record_rows",
     "to_record",
+    "validate_request",
+    "write_record",
 ]
 
 MAX_MESSAGE_BYTES = 32 * 1024
@@ -47,229 +50,253 @@ MAX_BATCH_BYTES = 500 * 1024
 MAX_BATCH_MESSAGES = 2500
 MESSAGE_TYPES = ("identify", "track", "page", "screen", "group", "alias")
 
-
-def _id_text(value: Any) -> Any:
-    """SDKs send numeric user ids as numbers; Segment stores them as text."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | float):
-        return str(value)
-    return value
-
-
-Id = Annotated[str, BeforeValidator(_id_text), Field(min_length=1, max_length=255)]
+Id = Annotated[str, Field(max_length=255)] | int
 JsonObject = dict[str, Any]
 
 
-class Message(BaseModel):
-    """One Segment message of any type; the per-type rules are in ``_check``."""
+class _Message(TypedDict, total=False):
+    """One Segment message; which fields each type needs is checked in ``_rules``."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    __pydantic_config__ = ConfigDict(extra="allow")  # type: ignore[misc]
 
     type: Literal["identify", "track", "page", "screen", "group", "alias"]
-    messageId: Annotated[str, BeforeValidator(_id_text)] | None = Field(
-        None, max_length=99, description="Makes retries idempotent (under 100 chars)."
-    )
-    userId: Id | None = None
-    anonymousId: Id | None = None
-    previousId: Id | None = None
-    groupId: Id | None = None
-    event: str | None = Field(None, max_length=255)
-    name: str | None = Field(None, max_length=255)
-    timestamp: datetime | None = None
-    originalTimestamp: datetime | None = None
-    sentAt: datetime | None = None
-    properties: JsonObject | None = None
-    traits: JsonObject | None = None
-    context: JsonObject | None = None
-    integrations: JsonObject | None = None
+    messageId: Annotated[str, Field(max_length=99)] | int | None
+    userId: Id | None
+    anonymousId: Id | None
+    previousId: Id | None
+    groupId: Id | None
+    event: Annotated[str, Field(max_length=255)] | None
+    name: Annotated[str, Field(max_length=255)] | None
+    category: str | None
+    timestamp: datetime | None
+    originalTimestamp: datetime | None
+    sentAt: datetime | None
+    properties: JsonObject | None
+    traits: JsonObject | None
+    context: JsonObject | None
+    integrations: JsonObject | None
+    writeKey: str | None
 
-    @model_validator(mode="after")
-    def _check(self) -> Message:
-        if self.type == "alias":
-            if not self.previousId:
+
+def _present(value: Any) -> bool:
+    return value is not None and value != ""
+
+
+def _rules(kind: str | None) -> AfterValidator:
+    """Segment's per-type requirements; ``kind`` is the endpoint's, if not batch."""
+
+    def check(message: _Message) -> _Message:
+        this = kind or message.get("type")
+        if this is None:
+            raise ValueError(
+                f"type: field required (one of {', '.join(MESSAGE_TYPES)})"
+            )
+        if this == "alias":
+            if not _present(message.get("previousId")):
                 raise ValueError("alias needs previousId")
-            if not self.userId:
+            if not _present(message.get("userId")):
                 raise ValueError("alias needs userId")
-            return self
-        if not (self.userId or self.anonymousId):
-            raise ValueError(f"{self.type} needs userId or anonymousId")
-        if self.type == "track" and not self.event:
+            return message
+        if not (
+            _present(message.get("userId")) or _present(message.get("anonymousId"))
+        ):
+            raise ValueError(f"{this} needs userId or anonymousId")
+        if this == "track" and not _present(message.get("event")):
             raise ValueError("track needs event")
-        if self.type == "group" and not self.groupId:
+        if this == "group" and not _present(message.get("groupId")):
             raise ValueError("group needs groupId")
-        return self
+        return message
+
+    return AfterValidator(check)
 
 
-class BatchEnvelope(BaseModel):
-    """``POST /v1/batch``: top-level context and integrations apply to every item."""
+class _Batch(TypedDict, total=False):
+    __pydantic_config__ = ConfigDict(extra="allow")  # type: ignore[misc]
 
-    model_config = ConfigDict(extra="allow")
-
-    batch: list[JsonObject] = Field(max_length=MAX_BATCH_MESSAGES)
-    context: JsonObject | None = None
-    integrations: JsonObject | None = None
-    sentAt: datetime | None = None
-    writeKey: str | None = None
-
-
-_MESSAGE = TypeAdapter(Message)
-_KNOWN = set(Message.model_fields) | {"writeKey"}
+    batch: Annotated[
+        list[Annotated[_Message, _rules(None)]], Field(max_length=MAX_BATCH_MESSAGES)
+    ]
+    context: JsonObject | None
+    integrations: JsonObject | None
+    sentAt: datetime | None
+    writeKey: str | None
 
 
-def _load(body: bytes, what: str) -> Any:
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"{what} is not valid JSON: {exc}") from None
+_SINGLE = {
+    kind: TypeAdapter(Annotated[_Message, _rules(kind)]) for kind in MESSAGE_TYPES
+}
+_BATCH = TypeAdapter(_Batch)
 
 
-def _where(prefix: str, loc: tuple[int | str, ...]) -> str:
-    path = ".".join(str(p) for p in loc)
-    return f"{prefix}.{path}" if path else prefix
+def message_schema() -> dict[str, Any]:
+    """JSON schema of a single-message body, for the OpenAPI document."""
+    schema = TypeAdapter(_Message).json_schema()
+    schema["properties"].pop("type")
+    return schema
 
 
-def _validate(item: Any, kind: str | None, where: str) -> Message:
-    if not isinstance(item, dict):
-        raise BadRequest(f"{where}: a message must be a JSON object")
-    if kind is not None:
-        item = {**item, "type": kind}
-    elif "type" not in item:
-        raise BadRequest(f"{where}.type: field required (one of {MESSAGE_TYPES})")
-    try:
-        return _MESSAGE.validate_python(item)
-    except ValidationError as exc:
-        err = exc.errors(include_url=False)[0]
-        msg = err["msg"].removeprefix("Value error, ")
-        raise BadRequest(f"{_where(where, err['loc'])}: {msg}") from None
+def batch_schema() -> dict[str, Any]:
+    """JSON schema of a ``/v1/batch`` body, for the OpenAPI document."""
+    schema = TypeAdapter(_Batch).json_schema()
+    schema["required"] = ["batch"]
+    return schema
 
 
-def _check_size(item: Any, where: str) -> None:
-    size = len(orjson.dumps(item))
-    if size > MAX_MESSAGE_BYTES:
-        raise TooLarge(f"{where} is {size} bytes; a message may be at most 32 KB")
+_UNION_TAGS = {"constrained-str", "str", "int", "none", "typed-dict"}
 
 
-def parse_message(body: bytes, kind: str) -> tuple[Message, dict[str, Any]]:
-    """Validate a single-message request body (``/v1/track`` and friends).
+def _problem(exc: ValidationError) -> str:
+    """``batch[2].event: ...``: where the first problem is, as a person writes it."""
+    err = exc.errors(include_url=False)[0]
+    if err["type"] == "json_invalid":
+        return f"body is not valid JSON: {err['msg']}"
+    where = ""
+    for part in err["loc"]:
+        if isinstance(part, int):
+            where += f"[{part}]"
+        elif part not in _UNION_TAGS and not str(part).startswith("function-"):
+            where += f".{part}" if where else str(part)
+    msg = err["msg"].removeprefix("Value error, ")
+    return f"{where or 'body'}: {msg}"
 
-    Returns the message and the raw object (for its ``writeKey`` and extras).
+
+def validate_request(body: bytes, kind: str | None) -> dict[str, Any]:
+    """Check a request body; return it parsed. Raise 400/413 naming the problem.
+
+    ``kind`` is the endpoint (``track``...) or None for ``/v1/batch``. The
+    32 KB per-message limit needs each message's size, so it is measured only
+    when the body is big enough for one message to exceed it.
     """
-    if len(body) > MAX_MESSAGE_BYTES:
-        raise TooLarge(f"message is {len(body)} bytes; a message may be at most 32 KB")
-    raw = _load(body, "body")
-    return _validate(raw, kind, "body"), raw
-
-
-def parse_batch(
-    body: bytes,
-) -> tuple[list[tuple[Message, dict[str, Any]]], BatchEnvelope]:
-    """Validate a ``/v1/batch`` body, merging its context into every item.
-
-    Item-level context keys win over the batch's, as in Segment's own
-    gateway; every item is checked before anything is accepted.
-    """
-    if len(body) > MAX_BATCH_BYTES:
-        raise TooLarge(f"batch is {len(body)} bytes; a batch may be at most 500 KB")
-    raw = _load(body, "body")
-    if not isinstance(raw, dict) or not isinstance(raw.get("batch"), list):
-        raise BadRequest("body.batch: field required (a list of messages)")
-    if len(raw["batch"]) > MAX_BATCH_MESSAGES:
+    limit = MAX_MESSAGE_BYTES if kind else MAX_BATCH_BYTES
+    if len(body) > limit:
+        what = "message" if kind else "batch"
         raise TooLarge(
-            f"batch has {len(raw['batch'])} messages; at most {MAX_BATCH_MESSAGES}"
+            f"{what} is {len(body)} bytes; a {what} may be at most "
+            f"{'32 KB' if kind else '500 KB'}"
         )
+    adapter = _SINGLE[kind] if kind else _BATCH
     try:
-        envelope = BatchEnvelope.model_validate({**raw, "batch": []})
+        parsed: dict[str, Any] = adapter.validate_json(body)
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
-        raise BadRequest(f"{_where('body', err['loc'])}: {err['msg']}") from None
-    out = []
-    for i, item in enumerate(raw["batch"]):
-        where = f"batch[{i}]"
-        _check_size(item, where)
-        if isinstance(item, dict):
-            if envelope.context:
-                item = {
-                    **item,
-                    "context": {**envelope.context, **(item.get("context") or {})},
-                }
-            if envelope.integrations:
-                merged = {**envelope.integrations, **(item.get("integrations") or {})}
-                item = {**item, "integrations": merged}
-            if envelope.sentAt and "sentAt" not in item:
-                item = {**item, "sentAt": raw["sentAt"]}
-        out.append((_validate(item, None, where), item))
-    return out, envelope
+        if err["type"] == "too_long" and err["loc"] == ("batch",):
+            raise TooLarge(
+                f"batch has too many messages; at most {MAX_BATCH_MESSAGES}"
+            ) from None
+        raise BadRequest(_problem(exc)) from None
+    if kind is None:
+        if "batch" not in parsed:
+            raise BadRequest("batch: field required (a list of messages)")
+        if len(body) > MAX_MESSAGE_BYTES:
+            for i, item in enumerate(parsed["batch"]):
+                size = len(orjson.dumps(item, default=str))
+                if size > MAX_MESSAGE_BYTES:
+                    raise TooLarge(
+                        f"batch[{i}] is {size} bytes; a message may be at most 32 KB"
+                    )
+    return parsed
+
+
+# -- the durable log's record ----------------------------------------------------
+LogRecord = tuple[dict[str, Any], bytes]
+"""A log record: its header (kind, received_at, source_id, channel) and body."""
+
+
+def write_record(header: dict[str, Any], body: bytes) -> bytes:
+    """Header as one JSON line, then the body exactly as validated."""
+    return orjson.dumps(header) + b"\n" + body
+
+
+def read_record(data: bytes) -> LogRecord:
+    head, _, body = data.partition(b"\n")
+    return orjson.loads(head), body
 
 
 def _utc(value: datetime | None) -> datetime | None:
     """Naive UTC, as the warehouse stores every timestamp."""
-    if value is None:
-        return None
-    if value.tzinfo is not None:
+    if value is not None and value.tzinfo is not None:
         value = value.astimezone(UTC).replace(tzinfo=None)
     return value
+
+
+_EPOCH = datetime(1970, 1, 1)
 
 
 def _micros(value: datetime | None) -> int | None:
     if value is None:
         return None
-    return int((value - _EPOCH).total_seconds() * 1_000_000)
+    delta = value - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
-_EPOCH = datetime(1970, 1, 1)
+def _from_micros(value: int) -> datetime:
+    from datetime import timedelta
+
+    return _EPOCH + timedelta(microseconds=value)
 
 
 def _text(value: JsonObject | None) -> str | None:
     return None if value is None else orjson.dumps(value).decode()
 
 
+def _id(value: Any) -> str | None:
+    return None if value is None or value == "" else str(value)
+
+
+_KNOWN = set(_Message.__annotations__)
+
+
 def to_record(
-    msg: Message,
-    raw: dict[str, Any],
+    msg: dict[str, Any],
     *,
+    kind: str,
     received_at: datetime,
     source_id: str,
     channel: str,
+    fallback_id: str,
 ) -> dict[str, Any]:
-    """The ``events`` row for one message, timestamps as UTC epoch microseconds.
+    """The ``events`` row for one validated message, times as epoch microseconds.
 
     Clock skew is corrected as Segment does: when the client says when it sent
     the message, ``timestamp = receivedAt - (sentAt - originalTimestamp)``, so
     a phone whose clock is an hour off still lands at the right time.
+    ``fallback_id`` names a message that came without a messageId; it is
+    derived from the log record, so a replay gives the same id.
     """
-    original = _utc(msg.timestamp or msg.originalTimestamp)
-    sent_at = _utc(msg.sentAt)
-    if original is None:
-        timestamp = received_at
-    elif sent_at is not None:
-        timestamp = received_at - (sent_at - original)
-    else:
-        timestamp = original
-    traits = msg.traits
-    if traits is None and msg.type == "identify" and msg.context:
+    original = _utc(msg.get("timestamp") or msg.get("originalTimestamp"))
+    sent_at = _utc(msg.get("sentAt"))
+    timestamp = original or received_at
+    if original is not None and sent_at is not None:
+        try:
+            timestamp = received_at - (sent_at - original)
+        except OverflowError:
+            # A clock so wrong that the correction leaves the calendar: the
+            # only time we can vouch for is when the server received it.
+            timestamp = received_at
+    traits = msg.get("traits")
+    context = msg.get("context")
+    if traits is None and kind == "identify" and context:
         # RudderStack's SDKs send an identify's traits as context.traits.
-        found = msg.context.get("traits")
+        found = context.get("traits")
         traits = found if isinstance(found, dict) else None
     # Fields outside the spec are kept, never dropped: a page's or screen's
     # ``category`` is a property in Segment's spec; anything else (an SDK's
     # own keys such as RudderStack's ``channel``) goes to context.extra.
-    extras = {k: v for k, v in raw.items() if k not in _KNOWN}
-    properties = msg.properties
-    if "category" in extras:
-        properties = {"category": extras.pop("category"), **(properties or {})}
-    context = msg.context
+    properties = msg.get("properties")
+    if msg.get("category") is not None:
+        properties = {"category": msg["category"], **(properties or {})}
+    extras = {k: v for k, v in msg.items() if k not in _KNOWN}
     if extras:
         context = {**(context or {}), "extra": extras}
     return {
-        "message_id": msg.messageId or f"sk-{uuid.uuid4()}",
-        "type": msg.type,
-        "event": msg.event,
-        "user_id": msg.userId,
-        "anonymous_id": msg.anonymousId,
-        "previous_id": msg.previousId,
-        "group_id": msg.groupId,
-        "name": msg.name,
+        "message_id": _id(msg.get("messageId")) or fallback_id,
+        "type": kind,
+        "event": msg.get("event"),
+        "user_id": _id(msg.get("userId")),
+        "anonymous_id": _id(msg.get("anonymousId")),
+        "previous_id": _id(msg.get("previousId")),
+        "group_id": _id(msg.get("groupId")),
+        "name": msg.get("name"),
         "timestamp": _micros(timestamp),
         "original_timestamp": _micros(original),
         "sent_at": _micros(sent_at),
@@ -279,5 +306,47 @@ def to_record(
         "properties": _text(properties),
         "traits": _text(traits),
         "context": _text(context),
-        "integrations": _text(msg.integrations),
+        "integrations": _text(msg.get("integrations")),
     }
+
+
+def record_rows(data: bytes) -> list[dict[str, Any]]:
+    """Every ``events`` row in one log record (one request).
+
+    The body is validated again with the same rules, which re-parses its
+    timestamps; a batch's top-level context, integrations and sentAt are
+    merged into each message here, item keys winning, as Segment does.
+    """
+    header, body = read_record(data)
+    kind: str | None = header["kind"]
+    received_at = _from_micros(header["received_at"])
+    parsed = (_SINGLE[kind] if kind else _BATCH).validate_json(body)
+    if kind is not None:
+        items = [(kind, parsed)]
+    else:
+        shared_context = parsed.get("context")
+        shared_integrations = parsed.get("integrations")
+        items = []
+        for item in parsed["batch"]:
+            if shared_context:
+                item["context"] = {**shared_context, **(item.get("context") or {})}
+            if shared_integrations:
+                item["integrations"] = {
+                    **shared_integrations,
+                    **(item.get("integrations") or {}),
+                }
+            if parsed.get("sentAt") and item.get("sentAt") is None:
+                item["sentAt"] = parsed["sentAt"]
+            items.append((item["type"], item))
+    digest = hashlib.sha256(data).hexdigest()[:24]
+    return [
+        to_record(
+            msg,
+            kind=this,
+            received_at=received_at,
+            source_id=header["source_id"],
+            channel=header["channel"],
+            fallback_id=f"sk-{digest}-{i}",
+        )
+        for i, (this, msg) in enumerate(items)
+    ]

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import time
 import zlib
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -22,13 +22,12 @@ from fastapi import APIRouter, Request, Response
 from shopkeeper.collect.eventlog import EventLog
 from shopkeeper.collect.messages import (
     MAX_BATCH_BYTES,
-    BatchEnvelope,
-    Message,
-    parse_batch,
-    parse_message,
-    to_record,
+    batch_schema,
+    message_schema,
+    validate_request,
+    write_record,
 )
-from shopkeeper.collect.sources import Source, SourceRegistry
+from shopkeeper.collect.sources import SourceRegistry
 from shopkeeper.errors import BadRequest, TooLarge
 
 __all__ = ["ERROR_RESPONSES", "tracking_router"]
@@ -69,14 +68,7 @@ _SUCCESS = {
 
 
 def _request_schema(kind: str | None) -> dict[str, Any]:
-    if kind is None:
-        schema = BatchEnvelope.model_json_schema()
-        schema["properties"]["batch"]["items"] = Message.model_json_schema()
-    else:
-        schema = Message.model_json_schema()
-        schema["properties"].pop("type")
-        schema["required"] = [r for r in schema.get("required", []) if r != "type"]
-        schema["properties"]["writeKey"] = {"type": "string"}
+    schema = batch_schema() if kind is None else message_schema()
     return {
         "requestBody": {
             "required": True,
@@ -117,12 +109,6 @@ async def _body(request: Request) -> bytes:
     return body
 
 
-def _source(request: Request, header_key: str | None, raw: dict[str, Any]) -> Source:
-    registry: SourceRegistry = request.app.state.sources
-    key = header_key or raw.get("writeKey")
-    return registry.authenticate(key if isinstance(key, str) else None)
-
-
 async def _accept(request: Request, kind: str | None) -> Response:
     registry: SourceRegistry = request.app.state.sources
     header_key = _basic_user(request.headers.get("authorization"))
@@ -131,31 +117,26 @@ async def _accept(request: Request, kind: str | None) -> Response:
         # valid key learns nothing about what the server would accept.
         source = registry.authenticate(header_key)
     body = await _body(request)
-    if kind is None:
-        items, envelope = parse_batch(body)
-        if header_key is None:
-            source = registry.authenticate(envelope.writeKey)
-    else:
-        message, raw = parse_message(body, kind)
-        items = [(message, raw)]
-        if header_key is None:
-            source = _source(request, None, raw)
-    received_at = datetime.now(UTC).replace(tzinfo=None)
-    records = [
-        orjson.dumps(
-            to_record(
-                msg,
-                raw,
-                received_at=received_at,
-                source_id=source.source_id,
-                channel=source.channel,
-            )
-        )
-        for msg, raw in items
-    ]
-    if records:
-        log: EventLog = request.app.state.eventlog
-        await log.append(records)
+    parsed = validate_request(body, kind)
+    if header_key is None:
+        key = parsed.get("writeKey")
+        source = registry.authenticate(key if isinstance(key, str) else None)
+    if "writeKey" in parsed:
+        # A key sent in the body must not reach the disk: store the body
+        # without it (the rare, slower path; SDKs send Basic auth).
+        body = orjson.dumps({k: v for k, v in parsed.items() if k != "writeKey"})
+    header = {
+        "kind": kind,
+        "received_at": time.time_ns() // 1000,
+        "source_id": source.source_id,
+        "channel": source.channel,
+    }
+    if kind is None and not parsed["batch"]:
+        return Response(_OK, media_type="application/json")
+    log: EventLog = request.app.state.eventlog
+    await log.append(
+        [write_record(header, body)], count=len(parsed.get("batch", ())) or 1
+    )
     return Response(_OK, media_type="application/json")
 
 
