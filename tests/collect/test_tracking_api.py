@@ -156,6 +156,19 @@ def test_gzip_body_and_write_key_in_body(server: Server, web: Source) -> None:
     assert "writeKey" not in (row["properties"] or "")
 
 
+def test_integers_beyond_64_bits_are_kept(server: Server, web: Source) -> None:
+    # Found by schemathesis: JSON allows them, orjson does not.
+    body = b'{"userId": 1, "event": "Big", "messageId": "big-1", "properties": '
+    body += (
+        b'{"n": 123456789012345678901234567890}, "writeKey": "%s"}'
+        % (web.write_key or "").encode()
+    )
+    ok(httpx.post(f"{server.url}/v1/track", content=body))
+    [row] = stored(server, "big-1")
+    assert json.loads(row["properties"]) == {"n": 123456789012345678901234567890}
+    assert row["user_id"] == "1"
+
+
 def test_clock_skew_is_corrected(client: httpx.Client, server: Server) -> None:
     # The device clock is a year behind: it stamped the event 5 s before it
     # sent it. The stored time is 5 s before the server received it.

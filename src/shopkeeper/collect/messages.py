@@ -21,6 +21,7 @@ kept only part of it (docs/collect.md explains the choice).
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -37,6 +38,7 @@ __all__ = [
     "MESSAGE_TYPES",
     "LogRecord",
     "batch_schema",
+    "dump_json",
     "message_schema",
     "read_record",
     "record_rows",
@@ -76,6 +78,19 @@ class _Message(TypedDict, total=False):
     context: JsonObject | None
     integrations: JsonObject | None
     writeKey: str | None
+
+
+def dump_json(value: Any) -> bytes:
+    """JSON bytes for anything a request could hold.
+
+    orjson refuses integers beyond 64 bits, which JSON allows and a client
+    may send; those (rare) values take the standard library's slower path
+    instead of failing a request or, worse, a loader pass.
+    """
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value, default=str, separators=(",", ":")).encode()
 
 
 def _present(value: Any) -> bool:
@@ -189,7 +204,7 @@ def validate_request(body: bytes, kind: str | None) -> dict[str, Any]:
             raise BadRequest("batch: field required (a list of messages)")
         if len(body) > MAX_MESSAGE_BYTES:
             for i, item in enumerate(parsed["batch"]):
-                size = len(orjson.dumps(item, default=str))
+                size = len(dump_json(item))
                 if size > MAX_MESSAGE_BYTES:
                     raise TooLarge(
                         f"batch[{i}] is {size} bytes; a message may be at most 32 KB"
@@ -236,7 +251,7 @@ def _from_micros(value: int) -> datetime:
 
 
 def _text(value: JsonObject | None) -> str | None:
-    return None if value is None else orjson.dumps(value).decode()
+    return None if value is None else dump_json(value).decode()
 
 
 def _id(value: Any) -> str | None:

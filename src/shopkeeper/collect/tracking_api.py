@@ -12,25 +12,38 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import time
 import zlib
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shopkeeper.collect.eventlog import EventLog
 from shopkeeper.collect.messages import (
     MAX_BATCH_BYTES,
+    MESSAGE_TYPES,
     batch_schema,
+    dump_json,
     message_schema,
     validate_request,
     write_record,
 )
 from shopkeeper.collect.sources import SourceRegistry
-from shopkeeper.errors import BadRequest, TooLarge
+from shopkeeper.errors import BadRequest, ShopkeeperError, TooLarge, Unavailable
 
-__all__ = ["ERROR_RESPONSES", "tracking_router"]
+__all__ = [
+    "ERROR_RESPONSES",
+    "TrackingFastPath",
+    "accept",
+    "error_body",
+    "tracking_router",
+]
+
+log = logging.getLogger(__name__)
 
 _OK = b'{"success":true}'
 
@@ -99,24 +112,22 @@ def _gunzip(body: bytes) -> bytes:
     return out
 
 
-async def _body(request: Request) -> bytes:
-    length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > MAX_BATCH_BYTES:
-        raise TooLarge(f"body is {length} bytes; a request may be at most 500 KB")
-    body = await request.body()
-    if request.headers.get("content-encoding", "").lower() == "gzip":
-        body = _gunzip(body)
-    return body
+async def accept(
+    state: Any, kind: str | None, headers: Mapping[str, str], body: bytes
+) -> None:
+    """Authenticate, validate and durably log one request; raise on refusal.
 
-
-async def _accept(request: Request, kind: str | None) -> Response:
-    registry: SourceRegistry = request.app.state.sources
-    header_key = _basic_user(request.headers.get("authorization"))
+    Shared by the ASGI fast path and the FastAPI routes, so both behave the
+    same; ``state`` carries the app's source registry and event log.
+    """
+    registry: SourceRegistry = state.sources
+    header_key = _basic_user(headers.get("authorization"))
     if header_key is not None:
-        # Authenticate before reading a byte of the body: a caller without a
-        # valid key learns nothing about what the server would accept.
+        # Authenticate before looking at the body: a caller without a valid
+        # key learns nothing about what the server would accept.
         source = registry.authenticate(header_key)
-    body = await _body(request)
+    if headers.get("content-encoding", "").lower() == "gzip":
+        body = _gunzip(body)
     parsed = validate_request(body, kind)
     if header_key is None:
         key = parsed.get("writeKey")
@@ -124,20 +135,93 @@ async def _accept(request: Request, kind: str | None) -> Response:
     if "writeKey" in parsed:
         # A key sent in the body must not reach the disk: store the body
         # without it (the rare, slower path; SDKs send Basic auth).
-        body = orjson.dumps({k: v for k, v in parsed.items() if k != "writeKey"})
+        body = dump_json({k: v for k, v in parsed.items() if k != "writeKey"})
+    count = len(parsed["batch"]) if kind is None else 1
+    if count == 0:
+        return
     header = {
         "kind": kind,
         "received_at": time.time_ns() // 1000,
         "source_id": source.source_id,
         "channel": source.channel,
     }
-    if kind is None and not parsed["batch"]:
-        return Response(_OK, media_type="application/json")
-    log: EventLog = request.app.state.eventlog
-    await log.append(
-        [write_record(header, body)], count=len(parsed.get("batch", ())) or 1
-    )
-    return Response(_OK, media_type="application/json")
+    log: EventLog = state.eventlog
+    await log.append([write_record(header, body)], count=count)
+
+
+def error_body(exc: ShopkeeperError) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """Status, extra headers and JSON body for a refusal, as every endpoint sends it."""
+    extra = []
+    if isinstance(exc, Unavailable):
+        extra.append((b"retry-after", str(exc.retry_after).encode()))
+    return exc.status, extra, orjson.dumps({"code": exc.code, "message": exc.message})
+
+
+_PATHS = {f"/v1/{kind}": kind for kind in MESSAGE_TYPES} | {"/v1/batch": None}
+
+
+class TrackingFastPath:
+    """ASGI middleware that serves the tracking endpoints without the framework.
+
+    These endpoints take nearly all of a collector's traffic. Answering them
+    here skips routing, request objects and response classes, which is most
+    of the per-request cost; every other path goes on to the FastAPI app,
+    whose routes for the same endpoints document them in the OpenAPI schema.
+    """
+
+    def __init__(self, app: ASGIApp, state: Any) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path")
+        if scope["type"] != "http" or path not in _PATHS or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        headers = {
+            k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]
+        }
+        status, extra, payload = 200, [], _OK
+        try:
+            body = await _read(receive, headers)
+            await accept(self.state, _PATHS[path], headers, body)
+        except ShopkeeperError as exc:
+            status, extra, payload = error_body(exc)
+        except Exception:
+            log.exception("unexpected error on POST %s", path)
+            status, payload = 500, b'{"code":"error","message":"internal error"}'
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(payload)).encode()),
+                    *extra,
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})
+
+
+async def _read(receive: Receive, headers: Mapping[str, str]) -> bytes:
+    """The request body, refused with 413 as soon as it passes 500 KB."""
+    length = headers.get("content-length", "")
+    if length.isdigit() and int(length) > MAX_BATCH_BYTES:
+        raise TooLarge(f"body is {length} bytes; a request may be at most 500 KB")
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise BadRequest("the client went away before sending the whole body")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BATCH_BYTES:
+            raise TooLarge("body is over 500 KB; a request may be at most 500 KB")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
 
 def tracking_router() -> APIRouter:
@@ -149,7 +233,9 @@ def tracking_router() -> APIRouter:
         path = f"/{kind or 'batch'}"
 
         async def endpoint(request: Request) -> Response:
-            return await _accept(request, kind)
+            # Reached only without the fast path (it answers these first).
+            await accept(request.app.state, kind, request.headers, await request.body())
+            return Response(_OK, media_type="application/json")
 
         endpoint.__name__ = f"{kind or 'batch'}_endpoint"
         router.add_api_route(

@@ -21,7 +21,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from shopkeeper import __version__
 from shopkeeper.collect.eventlog import EventLog
 from shopkeeper.collect.sources import SourceRegistry
-from shopkeeper.collect.tracking_api import ERROR_RESPONSES, tracking_router
+from shopkeeper.collect.tracking_api import (
+    ERROR_RESPONSES,
+    TrackingFastPath,
+    tracking_router,
+)
 from shopkeeper.errors import ShopkeeperError, Unauthorized, Unavailable
 from shopkeeper.settings import Settings, load_settings
 
@@ -94,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.sources = SourceRegistry(paths["sources"])
     app.include_router(tracking_router())
+    app.add_middleware(TrackingFastPath, state=app.state)
 
     @app.exception_handler(ShopkeeperError)
     async def shopkeeper_error(request: Request, exc: ShopkeeperError) -> JSONResponse:
