@@ -43,30 +43,35 @@ def _request(path: str, auth: str, body: bytes) -> bytes:
     ).encode() + body
 
 
-def _body(kind: str, prefix: str, n: int, batch: int) -> bytes:
+def _template(kind: str, prefix: str, batch: int) -> bytes:
+    """A request body with ``@@`` where each request puts its sequence number.
+
+    Bodies are built once and stamped per request, so the generator spends
+    its CPU on the network, not on JSON, and every messageId is unique.
+    """
     if kind == "track":
         return json.dumps(
             {
-                "userId": f"user-{n % 5000}",
+                "userId": "user-@@",
                 "event": "Product Viewed",
-                "messageId": f"{prefix}-{n}",
-                "properties": {"sku": f"sku-{n % 997}", "price": 3.49},
+                "messageId": f"{prefix}-@@",
+                "properties": {"sku": "sku-@@", "price": 3.49},
                 "timestamp": "2026-11-25T10:00:00Z",
             }
         ).encode()
     items = [
         {
             "type": "track",
-            "userId": f"user-{(n * batch + i) % 5000}",
+            "userId": f"user-{i}",
             "event": "Product Viewed",
-            "messageId": f"{prefix}-{n}-{i}",
+            "messageId": f"{prefix}-@@-{i}",
             "properties": {"sku": f"sku-{i}", "price": 3.49},
+            "timestamp": "2026-11-25T10:00:00Z",
         }
         for i in range(batch)
     ]
-    return json.dumps(
-        {"batch": items, "context": {"library": {"name": "bench"}}}
-    ).encode()
+    context = {"library": {"name": "bench"}}
+    return json.dumps({"batch": items, "context": context}).encode()
 
 
 async def _connection(
@@ -82,9 +87,10 @@ async def _connection(
 ) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     path = "/v1/track" if kind == "track" else "/v1/batch"
+    template = _template(kind, prefix, batch)
     n = 0
     while time.perf_counter() < deadline:
-        request = _request(path, auth, _body(kind, prefix, n, batch))
+        request = _request(path, auth, template.replace(b"@@", str(n).encode()))
         n += 1
         started = time.perf_counter()
         writer.write(request)

@@ -145,9 +145,10 @@ def load_events(
             if progress is not None:
                 progress(inserted + dups)
             pending.clear()
-        offsets.update(moved)
-        _write_checkpoint(directory, offsets)
-        moved.clear()
+        if moved:
+            offsets.update(moved)
+            _write_checkpoint(directory, offsets)
+            moved.clear()
 
     for path in segments(directory):
         start = offsets.get(path.name, 0)
