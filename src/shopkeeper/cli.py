@@ -303,6 +303,65 @@ def tables_cmd(
     out.print(_table("Tables", ["table", "rows"], [[k, v] for k, v in counts.items()]))
 
 
+# -- profile -------------------------------------------------------------------
+@app.command("profile")
+def profile_cmd(
+    ctx: typer.Context,
+    identifier: Annotated[
+        str,
+        typer.Argument(
+            help="Any identifier: household:1609, user:42, anon:..., an e-mail, ..."
+        ),
+    ],
+    timeline_items: Annotated[
+        int, typer.Option("--timeline", help="How many timeline items to show.")
+    ] = 15,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show one customer's 360 view: identity, profile, consents and timeline."""
+    from shopkeeper.profiles.customer360 import customer_view, timeline
+
+    with _warehouse(ctx) as wh:
+        view = customer_view(wh, identifier)
+        history = timeline(wh, identifier, limit=max(1, timeline_items))
+    if as_json:
+        _emit_json({**view, "timeline": history})
+        return
+    out.rule(
+        f"[bold]{view['customer_id']}[/bold] ({view['household_id'] or 'no household'})"
+    )
+    out.print("identifiers: " + ", ".join(view["identifiers"]))
+    if view["traits"]:
+        out.print("traits: " + json.dumps(view["traits"], default=str))
+    profile = view["profile"]
+    if profile:
+        out.print(
+            f"RFM {profile['rfm_code']} ({profile['rfm_segment']}): "
+            f"{profile['frequency']} trips, ${profile['monetary']:,.2f}, "
+            f"last {profile['recency_days']} days before {profile['as_of']}"
+        )
+    if view["consents"]:
+        out.print(
+            "consents: "
+            + ", ".join(f"{c['purpose']} {c['status']}" for c in view["consents"])
+        )
+    recs = view["recommendations"][:5]
+    if recs:
+        out.print(
+            _table(
+                "Recommended",
+                ["rank", "product", "why"],
+                [[r["rank"], r["product_id"], r["reason"]] for r in recs],
+            )
+        )
+    rows = [
+        [i["at"], i["kind"], i["channel"], i["summary"], len(i.get("lines", []))]
+        for i in history["items"]
+    ]
+    columns = ["when", "what", "channel", "summary", "lines"]
+    out.print(_table("Timeline (newest first)", columns, rows))
+
+
 # -- sources, collect, serve ---------------------------------------------------
 def _registry(ctx: typer.Context) -> Any:
     from shopkeeper.collect.sources import SourceRegistry

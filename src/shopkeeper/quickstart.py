@@ -12,6 +12,7 @@ from shopkeeper.collect import LoadReport, import_completejourney
 from shopkeeper.errors import NotFound
 from shopkeeper.pipeline import STAGES
 from shopkeeper.profiles import with_department
+from shopkeeper.profiles.customer360 import resolve
 from shopkeeper.settings import Settings
 from shopkeeper.warehouse import Progress, StageResult, Warehouse, run_build
 
@@ -82,6 +83,9 @@ def customer_card(wh: Warehouse, customer_id: str | None = None) -> dict[str, An
         if len(found) == 0:
             raise NotFound("no profiles yet", hint="run `shopkeeper build`")
         customer_id = str(found.iloc[0])
+    else:
+        # Any identifier the person is known by (household:1609, user:42, ...).
+        customer_id = resolve(wh, customer_id).customer_id
     profile = wh.execute(rfm.filter(rfm.customer_id == customer_id))
     if profile.empty:
         raise NotFound(f"no profile for customer {customer_id!r}")

@@ -101,6 +101,24 @@ class Settings(BaseSettings):
         le=20,
         description="How many of a customer's departments the profile keeps, by spend.",
     )
+    identity_max_user_ids: int = Field(
+        1,
+        ge=1,
+        description="Most user: ids one customer may hold; links beyond are refused.",
+    )
+    identity_max_anonymous_ids: int = Field(
+        5,
+        ge=1,
+        description="Most anon: ids one customer may hold; links beyond are refused.",
+    )
+    identity_max_iterations: int = Field(
+        200,
+        ge=1,
+        description=(
+            "Cap on the rounds of the identity graph's label propagation and "
+            "limit resolution; the build fails rather than loop for ever."
+        ),
+    )
 
 
 def load_settings(**overrides: object) -> Settings:

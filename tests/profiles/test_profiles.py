@@ -13,16 +13,17 @@ from shopkeeper.warehouse import Warehouse
 def _lines(wh: Warehouse) -> pd.DataFrame:
     orders = wh.execute(wh.table("orders"))
     lines = wh.execute(wh.table("order_lines"))
-    return lines.merge(orders, on="order_id")
+    people = wh.execute(wh.table("identity_map"))[["identifier", "customer_id"]]
+    return lines.merge(orders, on="order_id").merge(people, on="identifier")
 
 
 def test_rfm_matches_pandas(built: Warehouse) -> None:
     as_of = default_as_of(built)
     lines = _lines(built)
-    per_order = lines.groupby(["identifier", "order_id"]).agg(
+    per_order = lines.groupby(["customer_id", "order_id"]).agg(
         value=("sales_value", "sum"), at=("ordered_at", "min")
     )
-    expected = per_order.groupby("identifier").agg(
+    expected = per_order.groupby("customer_id").agg(
         frequency=("value", "size"), monetary=("value", "sum"), last=("at", "max")
     )
     got = built.execute(built.table("profiles_rfm")).set_index("customer_id")
@@ -56,7 +57,7 @@ def test_personal_top_counts_baskets(built: Warehouse) -> None:
     lines = _lines(built)
     recs = built.execute(built.table("recommend_personal_top"))
     first = recs[recs["rank"] == 1].iloc[0]
-    mine = lines[lines.identifier == first.customer_id]
+    mine = lines[lines.customer_id == first.customer_id]
     counts = mine.groupby("product_id").order_id.nunique()
     assert counts.max() == first.baskets_with_product
     assert counts[first.product_id] == first.baskets_with_product

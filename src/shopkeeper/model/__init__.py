@@ -15,7 +15,10 @@ from shopkeeper.model.people import (
     CUSTOMERS,
     HOUSEHOLDS,
     IDENTIFIERS,
+    IDENTITY_LINKS,
     IDENTITY_MAP,
+    IDENTITY_MERGES,
+    IDENTITY_REFUSED_LINKS,
 )
 from shopkeeper.model.profiles import PROFILES_DEPARTMENTS, PROFILES_RFM
 from shopkeeper.model.recommend import RECOMMEND_PERSONAL_TOP
@@ -32,7 +35,10 @@ __all__ = [
     "EXPOSURES",
     "HOUSEHOLDS",
     "IDENTIFIERS",
+    "IDENTITY_LINKS",
     "IDENTITY_MAP",
+    "IDENTITY_MERGES",
+    "IDENTITY_REFUSED_LINKS",
     "ORDERS",
     "ORDER_LINES",
     "OUTCOMES",
@@ -67,6 +73,9 @@ TABLES: dict[str, TableSpec] = {
         CONSENTS,
         IDENTIFIERS,
         IDENTITY_MAP,
+        IDENTITY_LINKS,
+        IDENTITY_REFUSED_LINKS,
+        IDENTITY_MERGES,
         PROFILES_RFM,
         PROFILES_DEPARTMENTS,
         RECOMMEND_PERSONAL_TOP,

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from shopkeeper.model.schema import TableSpec
 
-__all__ = ["CONSENTS", "CUSTOMERS", "HOUSEHOLDS", "IDENTIFIERS", "IDENTITY_MAP"]
+__all__ = [
+    "CONSENTS",
+    "CUSTOMERS",
+    "HOUSEHOLDS",
+    "IDENTIFIERS",
+    "IDENTITY_LINKS",
+    "IDENTITY_MAP",
+    "IDENTITY_MERGES",
+    "IDENTITY_REFUSED_LINKS",
+]
 
 CUSTOMERS = TableSpec(
     name="customers",
@@ -75,6 +84,59 @@ IDENTITY_MAP = TableSpec(
     key=("identifier",),
     required=("customer_id",),
     subject="identifier",
+    stage="identity",
+)
+
+_LINK_COLUMNS = {
+    "identifier_a": "string",
+    "identifier_b": "string",
+    "rule": "string",
+    "evidence_table": "string",
+    "evidence_id": "string",
+    "seen_at": "timestamp",
+}
+_LINK_KEY = ("identifier_a", "identifier_b", "rule", "evidence_table", "evidence_id")
+
+IDENTITY_LINKS = TableSpec(
+    name="identity_links",
+    doc=(
+        "One piece of evidence that two identifiers are the same person, kept by "
+        "the graph: the rule that made it (identify, alias, external_id, ...), "
+        "the table and row it came from and when it was seen."
+    ),
+    columns=_LINK_COLUMNS,
+    key=_LINK_KEY,
+    subject="identifier_a",
+    stage="identity",
+)
+
+IDENTITY_REFUSED_LINKS = TableSpec(
+    name="identity_refused_links",
+    doc=(
+        "Evidence the graph refused, with the reason: a blocked value (null, "
+        "test e-mail, ...) or a per-customer identifier limit (shared device)."
+    ),
+    columns={**_LINK_COLUMNS, "reason": "string"},
+    key=_LINK_KEY,
+    required=("reason",),
+    subject="identifier_a",
+    stage="identity",
+)
+
+IDENTITY_MERGES = TableSpec(
+    name="identity_merges",
+    doc=(
+        "Append-only log of customers merged by a rebuild: the old customer_id "
+        "now lives on as new_customer_id, so downstream tables can follow it."
+    ),
+    columns={
+        "old_customer_id": "string",
+        "new_customer_id": "string",
+        "merged_at": "timestamp",
+    },
+    key=("old_customer_id", "new_customer_id"),
+    required=("merged_at",),
+    subject="old_customer_id",
     stage="identity",
 )
 

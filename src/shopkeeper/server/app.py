@@ -27,6 +27,7 @@ from shopkeeper.collect.tracking_api import (
     tracking_router,
 )
 from shopkeeper.errors import ShopkeeperError, Unauthorized, Unavailable
+from shopkeeper.server.profiles_api import profiles_router
 from shopkeeper.settings import Settings, load_settings
 
 __all__ = ["create_app", "require_admin", "state_paths"]
@@ -56,6 +57,12 @@ def require_admin(request: Request) -> None:
     given = header[7:] if header[:7].lower() == "bearer " else ""
     if not hmac.compare_digest(given.encode(), token.encode()):
         raise Unauthorized("missing or wrong admin token (Authorization: Bearer ...)")
+
+
+_NOT_FOUND = {
+    "description": "No customer is known by that identifier.",
+    "content": ERROR_RESPONSES[401]["content"],
+}
 
 
 def _error(exc: ShopkeeperError) -> JSONResponse:
@@ -99,6 +106,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sources = SourceRegistry(paths["sources"])
     app.include_router(tracking_router())
     app.add_middleware(TrackingFastPath, state=app.state)
+    app.include_router(
+        profiles_router(
+            require_admin,
+            {status: ERROR_RESPONSES[status] for status in (400, 401, 503)}
+            | {404: _NOT_FOUND},
+        )
+    )
 
     @app.exception_handler(ShopkeeperError)
     async def shopkeeper_error(request: Request, exc: ShopkeeperError) -> JSONResponse:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +15,8 @@ import pyarrow as pa
 import sqlglot as sg
 import sqlglot.expressions as sge
 from ibis.common.exceptions import IbisError
+
+from shopkeeper.errors import Unavailable
 
 __all__ = ["DuckDBEngine"]
 
@@ -33,7 +36,20 @@ class DuckDBEngine:
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self.backend = ibis.duckdb.connect(path, read_only=read_only)
+        try:
+            self.backend = ibis.duckdb.connect(path, read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise
+            # One process may write a DuckDB file at a time; say so plainly,
+            # as a retryable condition rather than a crash.
+            pid = re.search(r"\(PID (\d+)\)", str(exc))
+            holder = f" (PID {pid.group(1)})" if pid else ""
+            raise Unavailable(
+                f"the warehouse {path} is in use by another process{holder}; "
+                "try again when it finishes",
+                retry_after=2,
+            ) from None
         self._raw = self.backend.con
         self._raw.execute("SET TimeZone = 'UTC'")
         # DuckDB draws its own progress bar on stdout; the CLI owns the screen.
