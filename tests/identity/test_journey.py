@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from shopkeeper.identity import build_identity, hash_email
+from shopkeeper.profiles.customer360 import customer_view, timeline
 from shopkeeper.settings import Settings
 from shopkeeper.warehouse import Warehouse, connect
 
@@ -102,6 +103,17 @@ def test_online_and_store_journey_is_one_customer(cj: Warehouse) -> None:
     mine = orders[orders.identifier == household]
     assert len(mine) > 10
     assert set(ids.loc[mine.identifier].customer_id) == {before.customer_id}
+    # The 360 timeline, asked by the anonymous app id, shows the whole journey:
+    # the app events and every real store order, under one customer.
+    history = timeline(cj, "anon:app-7f3", limit=500)
+    kinds = [item["kind"] for item in history["items"]]
+    while history["next_cursor"]:
+        history = timeline(cj, "anon:app-7f3", limit=500, cursor=history["next_cursor"])
+        kinds += [item["kind"] for item in history["items"]]
+    assert {"event:screen", "event:track", "event:identify"} <= set(kinds)
+    assert kinds.count("order") == len(mine)
+    assert history["customer_id"] == before.customer_id
+    assert customer_view(cj, EMAIL.strip())["customer_id"] == before.customer_id
     links = cj.execute(cj.table("identity_links"))
     assert {"identify", "email", "loyalty", "household"} <= set(links.rule)
     assert cj.count("identity_refused_links") == 0
