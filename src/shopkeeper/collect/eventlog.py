@@ -212,7 +212,9 @@ class EventLog:
         self._queue.append((data, count, future))
         self._pending += count
         self._wake.set()
-        await asyncio.shield(future)
+        # Not shielded: a client that goes away cancels only its wait; the
+        # flusher still writes the queued bytes and skips the done future.
+        await future
 
     async def _flusher(self) -> None:
         assert self._wake is not None

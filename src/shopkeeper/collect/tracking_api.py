@@ -1,11 +1,14 @@
 """The Segment HTTP Tracking API: ``POST /v1/{identify,track,...,batch}``.
 
-The handlers read the raw body instead of letting FastAPI parse it: the error
-codes must be Segment's (400 for bad input, not FastAPI's 422), the 32 KB and
-500 KB limits apply to the bytes actually sent, gzip bodies are accepted, and
-skipping FastAPI's per-request model binding keeps the hot path short. The
-request schemas are still published in the OpenAPI document (``openapi_extra``)
-so clients and schemathesis see the contract.
+These endpoints carry nearly all of a collector's traffic, so they are served
+by a small ASGI middleware (``TrackingFastPath``) in front of the FastAPI app:
+it reads the raw body, authenticates, validates in pydantic-core and appends
+to the durable log, without routing, request objects or response classes.
+Reading the raw body is also what Segment compatibility needs: its error codes
+(400 for bad input, not FastAPI's 422), limits on the bytes actually sent, and
+gzip bodies. FastAPI routes for the same paths publish the request schemas in
+the OpenAPI document, so clients and schemathesis see the contract, and serve
+the requests themselves if the middleware is not installed.
 """
 
 from __future__ import annotations
