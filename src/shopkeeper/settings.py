@@ -83,6 +83,16 @@ class Settings(BaseSettings):
             "events table (micro-batches; a busy warehouse is retried next time)."
         ),
     )
+    identity_match_threshold: float | None = Field(
+        None,
+        gt=0,
+        lt=1,
+        description=(
+            "Splink match probability at or above which two customers records "
+            "with no identifier in common are linked (rule probabilistic). "
+            "Unset: probabilistic matching is off."
+        ),
+    )
     recommendations_per_customer: int = Field(
         10,
         ge=1,

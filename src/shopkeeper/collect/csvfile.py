@@ -295,8 +295,11 @@ email                  email        Kept only as SHA-256 of trimmed lower case.
 phone                  phone        Kept only as SHA-256 of its digits and +.
 loyalty_card           text         Loyalty card number.
 first_name             text         First name.
+last_name              text         Last name.
+street                 text         Street address (number and street).
 postal_code            text         Postal code.
 birth_year             int          Year of birth.
+date_of_birth          datetime     Date of birth.
 signed_up_at           datetime     When they signed up.
 """, ("customer_ref",), model.CUSTOMERS),
     _kind("consents", """

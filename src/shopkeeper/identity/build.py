@@ -18,6 +18,7 @@ from shopkeeper.identity.links import (
     event_sightings,
     parse_events,
 )
+from shopkeeper.identity.matching import probabilistic_links
 from shopkeeper.identity.sightings import (
     identifier_sightings,
     identifiers,
@@ -73,7 +74,7 @@ def build_identity(
     parts = identifier_sightings(wh)
     if (seen := event_sightings(parsed)) is not None:
         parts.append(seen)
-    links = candidate_links(wh, parsed)
+    links = candidate_links(wh, parsed, probabilistic_links(wh, settings))
     if links is not None:
         links = wh.checkpoint(links, "_tmp_identity_links")
         parts.append(link_sightings(links))

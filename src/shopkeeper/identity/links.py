@@ -26,6 +26,8 @@ limit forces a choice):
    household of two account holders is two customers (one ``user:`` id each),
    so when its link would join two people it is the link refused, and each
    keeps their own e-mail and card; the household goes to the one linked first.
+10. ``probabilistic``: a Splink match between two customers records that share
+   no identifier, only when switched on (``matching.py``); the weakest rule.
 
 Event traits link to the event's subject: its ``user:`` id, or its ``anon:`` id
 when the user id is missing or blocked. The ``orders`` table carries a single
@@ -58,6 +60,7 @@ RULES = (
     "phone",
     "co_occurrence",
     "household",
+    "probabilistic",
 )
 """Link rules, strongest first; the index is the rule's priority."""
 
@@ -192,18 +195,24 @@ def _customer_links(wh: Warehouse) -> list[ir.Table]:
     ]
 
 
-def candidate_links(wh: Warehouse, parsed: ir.Table | None) -> ir.Table | None:
+def candidate_links(
+    wh: Warehouse, parsed: ir.Table | None, extra: ir.Table | None = None
+) -> ir.Table | None:
     """Every candidate link with its evidence and rule priority, deduplicated.
 
     Columns: ``identifier_a``, ``identifier_b``, ``rule``, ``priority``,
     ``evidence_table``, ``evidence_id``, ``seen_at``, and the pair in a fixed
-    order (``lo`` < ``hi``) so that a->b and b->a are one pair. Self links
-    are dropped; None when there is no evidence at all.
+    order (``lo`` < ``hi``) so that a->b and b->a are one pair, and
+    ``probability`` (null but for ``extra``'s probabilistic links). Self
+    links are dropped; None when there is no evidence at all.
     """
     parts = (_event_links(parsed) if parsed is not None else []) + _customer_links(wh)
+    parts = [t.mutate(probability=ibis.null("float64")) for t in parts]
+    if extra is not None:
+        parts.append(extra)
     if not parts:
         return None
-    cols = ("a", "b", "rule", "evidence_table", "evidence_id", "seen_at")
+    cols = ("a", "b", "rule", "evidence_table", "evidence_id", "seen_at", "probability")
     links = ibis.union(*(t.select(*cols) for t in parts), distinct=True)
     links = links.filter(links.a.notnull() & links.b.notnull() & (links.a != links.b))
     # One row per key of identity_links: the earliest sighting of that evidence.
@@ -213,7 +222,7 @@ def candidate_links(wh: Warehouse, parsed: ir.Table | None) -> ir.Table | None:
         rule=links.rule,
         evidence_table=links.evidence_table,
         evidence_id=links.evidence_id,
-    ).agg(seen_at=links.seen_at.min())
+    ).agg(seen_at=links.seen_at.min(), probability=links.probability.max())
     return per_key.mutate(
         priority=_priority(per_key.rule),
         lo=ibis.least(per_key.identifier_a, per_key.identifier_b),

@@ -20,7 +20,11 @@ from shopkeeper.model.people import (
     IDENTITY_MERGES,
     IDENTITY_REFUSED_LINKS,
 )
-from shopkeeper.model.profiles import PROFILES_DEPARTMENTS, PROFILES_RFM
+from shopkeeper.model.profiles import (
+    PROFILES_CLV,
+    PROFILES_DEPARTMENTS,
+    PROFILES_RFM,
+)
 from shopkeeper.model.recommend import RECOMMEND_PERSONAL_TOP
 from shopkeeper.model.schema import TableSpec
 
@@ -43,6 +47,7 @@ __all__ = [
     "ORDER_LINES",
     "OUTCOMES",
     "PRODUCTS",
+    "PROFILES_CLV",
     "PROFILES_DEPARTMENTS",
     "PROFILES_RFM",
     "PROMOTIONS",
@@ -78,6 +83,7 @@ TABLES: dict[str, TableSpec] = {
         IDENTITY_MERGES,
         PROFILES_RFM,
         PROFILES_DEPARTMENTS,
+        PROFILES_CLV,
         RECOMMEND_PERSONAL_TOP,
     )
 }

@@ -28,8 +28,11 @@ CUSTOMERS = TableSpec(
         "phone_sha256": "string",
         "loyalty_card": "string",
         "first_name": "string",
+        "last_name": "string",
+        "street": "string",
         "postal_code": "string",
         "birth_year": "int32",
+        "date_of_birth": "date",
         "signed_up_at": "timestamp",
         "source": "string",
     },
@@ -94,7 +97,10 @@ _LINK_COLUMNS = {
     "evidence_table": "string",
     "evidence_id": "string",
     "seen_at": "timestamp",
+    "probability": "float64",
 }
+"""``probability``: the match probability of a ``probabilistic`` link; null
+for deterministic rules, which are certain by construction."""
 _LINK_KEY = ("identifier_a", "identifier_b", "rule", "evidence_table", "evidence_id")
 
 IDENTITY_LINKS = TableSpec(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from shopkeeper.model.schema import TableSpec
 
-__all__ = ["PROFILES_DEPARTMENTS", "PROFILES_RFM"]
+__all__ = ["PROFILES_CLV", "PROFILES_DEPARTMENTS", "PROFILES_RFM"]
 
 PROFILES_RFM = TableSpec(
     name="profiles_rfm",
@@ -48,6 +48,34 @@ PROFILES_DEPARTMENTS = TableSpec(
     },
     key=("customer_id", "rank"),
     required=("department", "spend", "share"),
+    subject="customer_id",
+    stage="profiles",
+)
+
+PROFILES_CLV = TableSpec(
+    name="profiles_clv",
+    doc=(
+        "Per customer, as of a date: the BG/NBD and Gamma-Gamma inputs (repeat "
+        "purchase days, weeks from the first to the last purchase and to the end "
+        "of the period, mean spend per repeat day) and what the fitted models "
+        "predict: purchases in the next 52 weeks, P(alive), spend per purchase and "
+        "the discounted 52-week CLV (null when the data was too small to fit)."
+    ),
+    columns={
+        "customer_id": "string",
+        "household_id": "string",
+        "as_of": "date",
+        "frequency": "int64",
+        "recency_weeks": "float64",
+        "age_weeks": "float64",
+        "avg_repeat_spend": "float64",
+        "expected_purchases_52w": "float64",
+        "p_alive": "float64",
+        "expected_avg_spend": "float64",
+        "clv_52w": "float64",
+    },
+    key=("customer_id",),
+    required=("as_of", "frequency", "recency_weeks", "age_weeks"),
     subject="customer_id",
     stage="profiles",
 )

@@ -1,8 +1,9 @@
-"""Build the profiles stage: RFM and top departments per customer."""
+"""Build the profiles stage: RFM, top departments and CLV per customer."""
 
 from __future__ import annotations
 
 from shopkeeper import model
+from shopkeeper.profiles.clv import score, summary
 from shopkeeper.profiles.departments import top_departments
 from shopkeeper.profiles.purchases import baskets, default_as_of, purchase_lines
 from shopkeeper.profiles.rfm import rfm
@@ -12,31 +13,49 @@ __all__ = ["STAGE", "build"]
 
 
 def build(ctx: BuildContext) -> None:
-    """Rewrite profiles_rfm and profiles_departments as of ``ctx.as_of``."""
+    """Rewrite profiles_rfm, profiles_departments and profiles_clv as of ``ctx.as_of``.
+
+    The CLV models are fitted on purchases before ``as_of`` only, so their
+    predictions can be checked against what happened after it.
+    """
     wh = ctx.wh
     as_of = ctx.as_of or default_as_of(wh)
-    ctx.step("profiles: purchases", 0, 3)
+    ctx.step("profiles: purchases", 0, 4)
     lines = wh.checkpoint(purchase_lines(wh, as_of), "_tmp_profiles_lines")
     try:
-        ctx.step("profiles: rfm", 1, 3)
+        ctx.step("profiles: rfm", 1, 4)
         wh.write(
             model.PROFILES_RFM, rfm(baskets(lines), as_of, bins=ctx.settings.rfm_bins)
         )
-        ctx.step("profiles: departments", 2, 3)
+        ctx.step("profiles: departments", 2, 4)
         wh.write(
             model.PROFILES_DEPARTMENTS,
             top_departments(
                 lines, wh.table("products"), top=ctx.settings.top_departments
             ),
         )
+        ctx.step("profiles: clv", 3, 4)
+        # The fit is a single-machine model: one summary row per customer
+        # comes out as Arrow, the scored rows go back as a table.
+        # Sorted rows and rounded spend: the engine's parallel sums differ in
+        # the last bits from run to run, and the fit must not, so that a
+        # rebuild gives the same table.
+        rows = score(
+            wh.to_arrow(summary(baskets(lines), as_of).order_by("customer_id"))
+        )
+        wh.write(model.PROFILES_CLV, wh.stage_arrow("_tmp_profiles_clv", rows))
     finally:
         wh.drop_temp("_tmp_profiles_lines")
+        wh.drop_temp("_tmp_profiles_clv")
 
 
 STAGE = Stage(
     name="profiles",
     inputs=("orders", "order_lines", "products", "identity_map"),
-    outputs=(model.PROFILES_RFM, model.PROFILES_DEPARTMENTS),
+    outputs=(model.PROFILES_RFM, model.PROFILES_DEPARTMENTS, model.PROFILES_CLV),
     run=build,
-    doc="Per customer: RFM with scores and segment, and top departments by spend.",
+    doc=(
+        "Per customer: RFM with scores and segment, top departments by spend, "
+        "and 52-week CLV, expected purchases and P(alive) (BG/NBD + Gamma-Gamma)."
+    ),
 )
