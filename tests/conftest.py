@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
 import pytest
 
@@ -56,6 +57,16 @@ def built(built_path: Path) -> Iterator[Warehouse]:
     warehouse = connect(duckdb_url(built_path), read_only=True)
     yield warehouse
     warehouse.close()
+
+
+def sorted_frame(wh: Warehouse, table: str) -> pd.DataFrame:
+    """A table as pandas, times in microseconds and rows sorted, so two engines'
+    copies of one table compare equal exactly when their contents do."""
+    frame = wh.execute(wh.table(table))
+    for column in frame.columns:
+        if pd.api.types.is_datetime64_any_dtype(frame[column]):
+            frame[column] = frame[column].astype("datetime64[us]")
+    return frame.sort_values(list(frame.columns)).reset_index(drop=True)
 
 
 def snapshot(warehouse: Warehouse) -> dict[str, pa.Table]:

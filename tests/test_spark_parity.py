@@ -16,7 +16,7 @@ from shopkeeper.pipeline import STAGES
 from shopkeeper.settings import Settings
 from shopkeeper.warehouse import Warehouse, connect, run_build
 
-from .conftest import duckdb_url
+from .conftest import duckdb_url, sorted_frame
 
 SLICE = 200  # households whose id is divisible by 200: 12 real households
 DERIVED = (
@@ -33,14 +33,6 @@ def _build(wh: Warehouse, settings: Settings) -> None:
     run_build(wh, STAGES, settings=settings)
 
 
-def _frame(wh: Warehouse, table: str) -> pd.DataFrame:
-    frame = wh.execute(wh.table(table))
-    for column in frame.columns:
-        if pd.api.types.is_datetime64_any_dtype(frame[column]):
-            frame[column] = frame[column].astype("datetime64[us]")
-    return frame.sort_values(list(frame.columns)).reset_index(drop=True)
-
-
 @pytest.mark.spark
 def test_profiles_are_identical_on_spark_and_duckdb(
     tmp_path: Path, spark_root: Path
@@ -53,9 +45,12 @@ def test_profiles_are_identical_on_spark_and_duckdb(
     assert duck.count("profiles_rfm") == 12
     for table in ("orders", "order_lines", *DERIVED):
         pd.testing.assert_frame_equal(
-            _frame(spark, table), _frame(duck, table), check_dtype=False, obj=table
+            sorted_frame(spark, table),
+            sorted_frame(duck, table),
+            check_dtype=False,
+            obj=table,
         )
-    scores = _frame(duck, "profiles_rfm")
+    scores = sorted_frame(duck, "profiles_rfm")
     assert scores.r_score.nunique() > 1  # the slice exercises the scoring
     # A new session finds the tables Spark stored (they are Parquet folders).
     spark.close()

@@ -18,7 +18,7 @@ from shopkeeper.identity import build_identity
 from shopkeeper.settings import Settings
 from shopkeeper.warehouse import Warehouse, connect
 
-from ..conftest import duckdb_url
+from ..conftest import duckdb_url, sorted_frame
 from .events import add_customers, add_events, event
 
 CHAIN = 40
@@ -49,14 +49,6 @@ def _events() -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
-def _frame(wh: Warehouse, table: str) -> pd.DataFrame:
-    frame = wh.execute(wh.table(table))
-    for column in frame.columns:
-        if pd.api.types.is_datetime64_any_dtype(frame[column]):
-            frame[column] = frame[column].astype("datetime64[us]")
-    return frame.sort_values(list(frame.columns)).reset_index(drop=True)
-
-
 @pytest.mark.spark
 def test_identity_map_is_identical_on_spark_and_duckdb(
     tmp_path: Path, spark_root: Path
@@ -72,13 +64,16 @@ def test_identity_map_is_identical_on_spark_and_duckdb(
     for wh in (spark, duck):
         _fill(wh, events)
         build_identity(wh, settings)
-    ids = _frame(duck, "identity_map")
+    ids = sorted_frame(duck, "identity_map")
     chain = ids[ids.identifier.str.startswith("loyalty:")]
     assert len(chain) == CHAIN + 1
     assert chain.customer_id.nunique() == 1
     for table in ("identity_map", "identity_links", "identity_refused_links"):
         pd.testing.assert_frame_equal(
-            _frame(spark, table), _frame(duck, table), check_dtype=False, obj=table
+            sorted_frame(spark, table),
+            sorted_frame(duck, table),
+            check_dtype=False,
+            obj=table,
         )
     spark.close()
     duck.close()
