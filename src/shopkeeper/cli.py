@@ -340,6 +340,13 @@ def profile_cmd(
             f"{profile['frequency']} trips, ${profile['monetary']:,.2f}, "
             f"last {profile['recency_days']} days before {profile['as_of']}"
         )
+    value = view["lifetime_value"]
+    if value and value["clv_52w"] is not None:
+        out.print(
+            f"next 52 weeks: ${value['clv_52w']:,.2f} expected "
+            f"({value['expected_purchases_52w']:.1f} trips), "
+            f"P(alive) {value['p_alive']:.2f}"
+        )
     if view["consents"]:
         out.print(
             "consents: "

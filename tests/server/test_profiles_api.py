@@ -53,6 +53,7 @@ def test_profile_resolves_a_household(server: Server, household: str) -> None:
     assert household in view["identifiers"]
     assert view["profile"]["frequency"] > 0
     assert view["recommendations"] and view["recommendations"][0]["reason"]
+    assert view["lifetime_value"]["as_of"] == view["profile"]["as_of"]
     # The same customer by its bare household number and by its customer id.
     bare = household.removeprefix("household:")
     for alias in (bare, view["customer_id"]):

@@ -172,9 +172,11 @@ def _by_customer(
 
 
 def customer_view(wh: Warehouse, identifier: str) -> dict[str, Any]:
-    """Identifiers, traits, computed profile, segments, recommendations, consents."""
+    """Identifiers, traits, computed profile and lifetime value, segments,
+    recommendations and current consents."""
     who = resolve(wh, identifier)
     profile = _by_customer(wh, "profiles_rfm", who, "as_of")
+    value = _by_customer(wh, "profiles_clv", who, "as_of")
     return {
         "customer_id": who.customer_id,
         "household_id": who.household_id,
@@ -182,6 +184,7 @@ def customer_view(wh: Warehouse, identifier: str) -> dict[str, Any]:
         "identifiers": who.identifiers,
         "traits": _traits(wh, who),
         "profile": profile[-1] if profile else None,
+        "lifetime_value": value[-1] if value else None,
         "departments": _by_customer(wh, "profiles_departments", who, "rank"),
         "segments": _by_customer(wh, "segment_members", who, "segment"),
         "recommendations": _by_customer(wh, "recommend_personal_top", who, "rank"),
