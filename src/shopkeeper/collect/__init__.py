@@ -1,4 +1,5 @@
-"""Collect: batch importers (and, later, the tracking API) into canonical tables."""
+"""Collect: the Segment-compatible tracking API with its durable event log and
+loader, and the batch importers (The Complete Journey, CSV) into canonical tables."""
 
 from __future__ import annotations
 
