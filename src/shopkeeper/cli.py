@@ -38,6 +38,10 @@ collect_app = typer.Typer(
     help="The durable event log and its loader.", no_args_is_help=True
 )
 app.add_typer(collect_app, name="collect")
+privacy_app = typer.Typer(
+    help="What is held about people: audit and export.", no_args_is_help=True
+)
+app.add_typer(privacy_app, name="privacy")
 
 out = Console()
 err = Console(stderr=True)
@@ -367,6 +371,54 @@ def profile_cmd(
     ]
     columns = ["when", "what", "channel", "summary", "lines"]
     out.print(_table("Timeline (newest first)", columns, rows))
+
+
+# -- privacy -------------------------------------------------------------------
+@privacy_app.command("audit")
+def privacy_audit_cmd(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List every table with the columns that name the person in it."""
+    from shopkeeper.trust.export import audit
+
+    rows = audit()
+    if as_json:
+        _emit_json(rows)
+        return
+    table_rows = [
+        [
+            r["table"],
+            r["stage"],
+            ", ".join(f"{c} ({', '.join(p)})" for c, p in r["subject_columns"].items())
+            or ("through " + r["through"] if r["through"] else "none (reference)"),
+        ]
+        for r in rows
+    ]
+    out.print(
+        _table(
+            "Tables and their subject columns",
+            ["table", "stage", "subject"],
+            table_rows,
+        )
+    )
+
+
+@privacy_app.command("export")
+def privacy_export_cmd(
+    ctx: typer.Context,
+    identifier: Annotated[str, typer.Argument(help="Any identifier of the customer.")],
+    out_file: Annotated[
+        Path, typer.Option("--out", help="Where to write the zip (JSON and CSV).")
+    ],
+) -> None:
+    """Write everything held about one customer to a zip file."""
+    from shopkeeper.trust.export import export_customer, export_zip
+
+    with _warehouse(ctx) as wh:
+        export = export_customer(wh, identifier)
+    out_file.write_bytes(export_zip(export))
+    counts = ", ".join(f"{t}: {len(r):,}" for t, r in export["tables"].items())
+    out.print(f"wrote {out_file} for {export['customer_id']} ({counts})")
 
 
 # -- sources, collect, serve ---------------------------------------------------

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
+import json
 import shutil
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -97,3 +100,18 @@ def test_unknown_identifier_and_bad_cursor(server: Server) -> None:
         headers=ADMIN,
     )
     assert bad.status_code in (400, 404)
+
+
+def test_privacy_export_is_a_zip_of_the_household(
+    server: Server, household: str
+) -> None:
+    url = f"{server.url}/v1/privacy/export/{household}"
+    response = httpx.get(url, headers=ADMIN)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    export = json.loads(archive.read("export.json"))
+    assert {o["identifier"] for o in export["tables"]["orders"]} == {household}
+    key = registry(server.settings).add("web-export", "web").write_key
+    assert key
+    assert httpx.get(url, headers=basic(key)).status_code == 401

@@ -73,6 +73,7 @@ ORDER_LINES = TableSpec(
         "coupon_match_discount": "float64",
     },
     key=("order_id", "product_id"),
+    subject_via=("orders", "order_id"),
     required=("quantity", "sales_value"),
 )
 

@@ -35,6 +35,11 @@ EVENTS = TableSpec(
     key=("source_id", "message_id"),
     required=("type", "timestamp", "received_at", "channel"),
     subject="user_id",
+    subjects={
+        "user_id": ("user:",),
+        "anonymous_id": ("anon:",),
+        "previous_id": ("user:", "anon:"),
+    },
 )
 
 EXPOSURES = TableSpec(

@@ -113,6 +113,7 @@ IDENTITY_LINKS = TableSpec(
     columns=_LINK_COLUMNS,
     key=_LINK_KEY,
     subject="identifier_a",
+    subjects={"identifier_b": ("",)},
     stage="identity",
 )
 
@@ -126,6 +127,7 @@ IDENTITY_REFUSED_LINKS = TableSpec(
     key=_LINK_KEY,
     required=("reason",),
     subject="identifier_a",
+    subjects={"identifier_b": ("",)},
     stage="identity",
 )
 
@@ -143,6 +145,7 @@ IDENTITY_MERGES = TableSpec(
     key=("old_customer_id", "new_customer_id"),
     required=("merged_at",),
     subject="old_customer_id",
+    subjects={"new_customer_id": ("",)},
     stage="identity",
 )
 

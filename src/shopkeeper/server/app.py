@@ -28,6 +28,7 @@ from shopkeeper.collect.tracking_api import (
     tracking_router,
 )
 from shopkeeper.errors import ShopkeeperError, Unauthorized, Unavailable
+from shopkeeper.server.privacy_api import privacy_router
 from shopkeeper.server.profiles_api import profiles_router
 from shopkeeper.settings import Settings, load_settings
 
@@ -113,13 +114,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sources = SourceRegistry(paths["sources"])
     app.include_router(tracking_router())
     app.add_middleware(TrackingFastPath, state=app.state)
-    app.include_router(
-        profiles_router(
-            require_admin,
-            {status: ERROR_RESPONSES[status] for status in (400, 401, 503)}
-            | {404: _NOT_FOUND},
-        )
-    )
+    admin_errors = {status: ERROR_RESPONSES[status] for status in (400, 401, 503)} | {
+        404: _NOT_FOUND
+    }
+    app.include_router(profiles_router(require_admin, admin_errors))
+    app.include_router(privacy_router(require_admin, admin_errors))
 
     @app.exception_handler(ShopkeeperError)
     async def shopkeeper_error(request: Request, exc: ShopkeeperError) -> JSONResponse:
