@@ -292,6 +292,41 @@ def test_size_limits_are_413(client: httpx.Client) -> None:
     refused(client.post("/v1/batch", json=huge), 413, "500 KB")
 
 
+def test_consent_updated_events_join_the_ledger(
+    client: httpx.Client, server: Server
+) -> None:
+    bad = {
+        "userId": "u-c",
+        "event": "Consent Updated",
+        "properties": {"purpose": "mail"},
+    }
+    refused(client.post("/v1/track", json=bad), 400, "properties.purpose")
+    for i, status in enumerate(("granted", "revoked")):
+        body = {
+            "userId": "u-c",
+            "event": "Consent Updated",
+            "messageId": f"consent-{i}",
+            "timestamp": f"2026-11-0{i + 1}T09:00:00Z",
+            "properties": {"purpose": "email", "status": status},
+        }
+        ok(client.post("/v1/track", json=body))
+    stored(server, "consent-1")  # runs the loader
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    answer = httpx.get(f"{server.url}/v1/consents/user:u-c", headers=admin)
+    assert answer.status_code == 200, answer.text
+    [email] = answer.json()["consents"]
+    assert (email["purpose"], email["status"]) == ("email", "revoked")
+    assert email["source"].startswith("event:src_")
+    # Loading again (a replay) adds no second ledger row.
+    load_once(server.settings, replay=True)
+    with connect(settings=server.settings, read_only=True) as wh:
+        assert wh.count("consents") == 2
+    assert (
+        httpx.get(f"{server.url}/v1/consents/user:nobody", headers=admin).status_code
+        == 404
+    )
+
+
 def test_write_keys_read_nothing(server: Server, web: Source) -> None:
     assert web.write_key
     url = f"{server.url}/v1/sources"

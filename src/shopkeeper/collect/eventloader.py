@@ -25,6 +25,7 @@ import ibis
 import pyarrow as pa
 
 from shopkeeper import model
+from shopkeeper.collect.consent_events import consent_rows
 from shopkeeper.collect.eventlog import read_segment, segment_is_active, segments
 from shopkeeper.collect.messages import record_rows
 from shopkeeper.warehouse import Warehouse
@@ -112,6 +113,9 @@ def _store(wh: Warehouse, records: list[bytes]) -> tuple[int, int]:
         )
         first = ranked.filter(ranked._rank == 0).drop("_rank")
         inserted = wh.insert_new(model.EVENTS, first)
+        # Consent changes sent as events join the ledger in the same
+        # transaction, keyed by their event, so replays add nothing.
+        wh.insert_new(model.CONSENTS, consent_rows(first))
     finally:
         wh.drop_temp("_tmp_events_batch")
     return inserted, data.num_rows - inserted

@@ -29,6 +29,7 @@ import orjson
 from pydantic import AfterValidator, ConfigDict, Field, TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
+from shopkeeper.collect.consent_events import CONSENT_EVENT, check_consent
 from shopkeeper.errors import BadRequest, TooLarge
 
 __all__ = [
@@ -118,6 +119,8 @@ def _rules(kind: str | None) -> AfterValidator:
             raise ValueError(f"{this} needs userId or anonymousId")
         if this == "track" and not _present(message.get("event")):
             raise ValueError("track needs event")
+        if this == "track" and message.get("event") == CONSENT_EVENT:
+            check_consent(message.get("properties"))
         if this == "group" and not _present(message.get("groupId")):
             raise ValueError("group needs groupId")
         return message

@@ -20,6 +20,8 @@ import re
 import ibis
 import ibis.expr.types as ir
 
+from shopkeeper.warehouse.jsontext import json_text
+
 __all__ = [
     "BLOCKED_EMAILS",
     "BLOCKED_TEXT",
@@ -104,19 +106,6 @@ def phone_identifier(raw: ir.StringValue) -> ir.StringValue:
 def typed(prefix: str, raw: ir.StringValue) -> ir.StringValue:
     """``<prefix>:<raw>``, NULL when the raw value is NULL."""
     return raw.isnull().ifelse(ibis.null("string"), prefix + ":" + raw)
-
-
-def json_text(column: ir.StringValue, *path: str) -> ir.StringValue:
-    """The text at ``path`` in a JSON text column, NULL where absent.
-
-    Engines render extracted JSON differently (DuckDB keeps a string's quotes,
-    Spark's get_json_object drops them), so quotes are trimmed here: one rule,
-    the same answer on both.
-    """
-    value = column.cast("json")
-    for key in path:
-        value = value[key]
-    return value.cast("string").re_replace(r'^"(.*)"$', r"\1")
 
 
 def blocked_reason(identifier: ir.StringValue) -> ir.StringValue:

@@ -27,7 +27,14 @@ from shopkeeper.errors import BadRequest, NotFound
 from shopkeeper.identity.normalize import hash_email, hash_phone
 from shopkeeper.warehouse import Warehouse
 
-__all__ = ["Customer", "candidates", "customer_view", "resolve", "timeline"]
+__all__ = [
+    "Customer",
+    "candidates",
+    "current_consents",
+    "customer_view",
+    "resolve",
+    "timeline",
+]
 
 _TYPES = ("user", "anon", "email", "phone", "loyalty", "device", "household")
 
@@ -143,7 +150,8 @@ def _traits(wh: Warehouse, who: Customer) -> dict[str, Any]:
     return traits
 
 
-def _current_consents(wh: Warehouse, who: Customer) -> list[dict[str, Any]]:
+def current_consents(wh: Warehouse, who: Customer) -> list[dict[str, Any]]:
+    """The latest ledger row per purpose across the customer's identifiers."""
     if not wh.exists("consents"):
         return []
     t = wh.table("consents").filter(ibis._.subject.isin(who.identifiers))
@@ -188,7 +196,7 @@ def customer_view(wh: Warehouse, identifier: str) -> dict[str, Any]:
         "departments": _by_customer(wh, "profiles_departments", who, "rank"),
         "segments": _by_customer(wh, "segment_members", who, "segment"),
         "recommendations": _by_customer(wh, "recommend_personal_top", who, "rank"),
-        "consents": _current_consents(wh, who),
+        "consents": current_consents(wh, who),
     }
 
 

@@ -10,17 +10,36 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
+from shopkeeper.errors import NotFound
+from shopkeeper.profiles.customer360 import (
+    Customer,
+    candidates,
+    current_consents,
+    resolve,
+)
 from shopkeeper.server.profiles_api import read_warehouse
 from shopkeeper.trust.export import export_customer, export_zip
 
 __all__ = ["privacy_router"]
 
 
+def _consents(wh: Any, identifier: str) -> dict[str, Any]:
+    """Current consents of the customer; an identifier not (yet) in the
+    identity map, such as a cookie that only ever consented, answers for itself."""
+    try:
+        who = resolve(wh, identifier)
+    except NotFound:
+        who = Customer(identifier, None, candidates(identifier))
+        if not current_consents(wh, who):
+            raise
+    return {"customer_id": who.customer_id, "consents": current_consents(wh, who)}
+
+
 def privacy_router(require_admin: Any, responses: dict[int | str, Any]) -> APIRouter:
-    router = APIRouter(prefix="/v1/privacy", tags=["privacy"], responses=responses)
+    router = APIRouter(prefix="/v1", tags=["privacy"], responses=responses)
 
     @router.get(
-        "/export/{identifier}",
+        "/privacy/export/{identifier}",
         summary="Download everything held about a customer (zip of JSON and CSV)",
         response_class=Response,
         responses={200: {"content": {"application/zip": {}}}},
@@ -38,5 +57,13 @@ def privacy_router(require_admin: Any, responses: dict[int | str, Any]) -> APIRo
             media_type="application/zip",
             headers={"Content-Disposition": f'attachment; filename="{safe}"'},
         )
+
+    @router.get("/consents/{identifier}", summary="A customer's current consents")
+    def consents(identifier: str, request: Request) -> dict[str, Any]:
+        """Latest status per purpose, from the consent ledger (imports, the API
+        and ``Consent Updated`` events)."""
+        require_admin(request)
+        with read_warehouse(request.app.state.settings) as wh:
+            return _consents(wh, identifier)
 
     return router
