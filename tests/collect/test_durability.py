@@ -23,6 +23,7 @@ from shopkeeper.collect.eventloader import load_events
 from shopkeeper.collect.eventlog import EventLog, frame, read_segment, segments
 from shopkeeper.collect.messages import record_rows, write_record
 from shopkeeper.server.serve import load_once
+from shopkeeper.settings import Settings
 from shopkeeper.warehouse import Warehouse, connect
 from tests.collect.server import (
     basic,
@@ -174,3 +175,22 @@ def test_group_commit_shares_fsyncs_and_keeps_every_record(tmp_path: Path) -> No
         for row in record_rows(r)
     ]
     assert sorted(ids) == sorted(f"g-{i}-{j}" for i in range(305) for j in range(2))
+
+
+@pytest.mark.spark
+def test_the_loader_runs_exactly_once_on_spark(
+    tmp_path: Path, spark_root: Path
+) -> None:
+    log_dir = tmp_path / "events"
+    log_dir.mkdir()
+    records = b"".join(frame(record(f"s-{i}")) for i in range(20))
+    (log_dir / "20260101T000000-1-spark.seg").write_bytes(records)
+    settings = Settings(
+        spark_warehouse_dir=str(spark_root / "loader"), spark_shuffle_partitions=1
+    )
+    spark = connect("pyspark://local[1]", settings=settings)
+    first = load_events(spark, log_dir)
+    again = load_events(spark, log_dir, replay=True)
+    assert (first.inserted, again.inserted, again.duplicates) == (20, 0, 20)
+    assert sorted(message_ids(spark)) == sorted(f"s-{i}" for i in range(20))
+    spark.close()
