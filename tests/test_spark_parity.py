@@ -24,6 +24,7 @@ DERIVED = (
     "identity_map",
     "profiles_rfm",
     "profiles_departments",
+    "profiles_features",
     "recommend_personal_top",
 )
 

@@ -23,6 +23,7 @@ from shopkeeper.model.people import (
 from shopkeeper.model.profiles import (
     PROFILES_CLV,
     PROFILES_DEPARTMENTS,
+    PROFILES_FEATURES,
     PROFILES_RFM,
 )
 from shopkeeper.model.recommend import RECOMMEND_PERSONAL_TOP
@@ -49,6 +50,7 @@ __all__ = [
     "PRODUCTS",
     "PROFILES_CLV",
     "PROFILES_DEPARTMENTS",
+    "PROFILES_FEATURES",
     "PROFILES_RFM",
     "PROMOTIONS",
     "RECOMMEND_PERSONAL_TOP",
@@ -84,6 +86,7 @@ TABLES: dict[str, TableSpec] = {
         PROFILES_RFM,
         PROFILES_DEPARTMENTS,
         PROFILES_CLV,
+        PROFILES_FEATURES,
         RECOMMEND_PERSONAL_TOP,
     )
 }

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from shopkeeper.model.schema import TableSpec
 
-__all__ = ["PROFILES_CLV", "PROFILES_DEPARTMENTS", "PROFILES_RFM"]
+__all__ = [
+    "PROFILES_CLV",
+    "PROFILES_DEPARTMENTS",
+    "PROFILES_FEATURES",
+    "PROFILES_RFM",
+]
 
 PROFILES_RFM = TableSpec(
     name="profiles_rfm",
@@ -76,6 +81,46 @@ PROFILES_CLV = TableSpec(
     },
     key=("customer_id",),
     required=("as_of", "frequency", "recency_weeks", "age_weeks"),
+    subject="customer_id",
+    stage="profiles",
+)
+
+PROFILES_FEATURES = TableSpec(
+    name="profiles_features",
+    doc=(
+        "Per customer, as of a date: how they shop. Trips, average basket value "
+        "and units, mean days between trips; share of spend on promotion (retail "
+        "or coupon discount), share of trips with a coupon, private-label share of "
+        "spend; the store and channel with most trips, the favourite day of week "
+        "(0 = Monday) and part of day by trips, each with its share of trips; the "
+        "top department by spend, its share of wallet and its index against the "
+        "population's share (above 1 = over-index)."
+    ),
+    columns={
+        "customer_id": "string",
+        "household_id": "string",
+        "as_of": "date",
+        "trips": "int64",
+        "avg_basket_value": "float64",
+        "avg_basket_units": "float64",
+        "trip_cadence_days": "float64",
+        "promo_share": "float64",
+        "coupon_share": "float64",
+        "private_label_share": "float64",
+        "preferred_store": "string",
+        "preferred_store_share": "float64",
+        "preferred_channel": "string",
+        "preferred_channel_share": "float64",
+        "favourite_day": "int32",
+        "favourite_day_share": "float64",
+        "favourite_part_of_day": "string",
+        "favourite_part_of_day_share": "float64",
+        "top_department": "string",
+        "top_department_share": "float64",
+        "top_department_index": "float64",
+    },
+    key=("customer_id",),
+    required=("as_of", "trips", "avg_basket_value"),
     subject="customer_id",
     stage="profiles",
 )
