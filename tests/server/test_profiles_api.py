@@ -115,3 +115,22 @@ def test_privacy_export_is_a_zip_of_the_household(
     key = registry(server.settings).add("web-export", "web").write_key
     assert key
     assert httpx.get(url, headers=basic(key)).status_code == 401
+
+
+def test_put_consent_appends_to_the_ledger(server: Server, household: str) -> None:
+    url = f"{server.url}/v1/consents/{household}"
+    body = {"purpose": "email", "status": "revoked", "evidence": "preference form v2"}
+    response = httpx.put(url, json=body, headers=ADMIN)
+    assert response.status_code == 200, response.text
+    current = {c["purpose"]: c for c in response.json()["consents"]}
+    assert current["email"]["status"] == "revoked"
+    assert current["email"]["source"] == "api"
+    again = httpx.get(url, headers=ADMIN).json()
+    assert again == response.json()
+    view = httpx.get(f"{server.url}/v1/profiles/{household}", headers=ADMIN).json()
+    assert {c["purpose"]: c["status"] for c in view["consents"]}["email"] == "revoked"
+    wrong = httpx.put(url, json={**body, "purpose": "mail"}, headers=ADMIN)
+    assert wrong.status_code == 400 and "purpose" in wrong.json()["message"]
+    key = registry(server.settings).add("web-consent", "web").write_key
+    assert key
+    assert httpx.put(url, json=body, headers=basic(key)).status_code == 401

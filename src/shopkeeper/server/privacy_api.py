@@ -6,10 +6,13 @@ will open the same export to the person themself.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
 
+from shopkeeper.collect.consent_events import STATUSES
+from shopkeeper.collect.csvfile import PURPOSES
 from shopkeeper.errors import NotFound
 from shopkeeper.profiles.customer360 import (
     Customer,
@@ -18,9 +21,22 @@ from shopkeeper.profiles.customer360 import (
     resolve,
 )
 from shopkeeper.server.profiles_api import read_warehouse
+from shopkeeper.trust.consents import record_consent
 from shopkeeper.trust.export import export_customer, export_zip
 
-__all__ = ["privacy_router"]
+__all__ = ["ConsentChange", "privacy_router"]
+
+
+class ConsentChange(BaseModel):
+    """A person's decision for one purpose, as a preference screen sends it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    purpose: Literal[PURPOSES]  # type: ignore[valid-type]
+    status: Literal[STATUSES]  # type: ignore[valid-type]
+    evidence: str | None = Field(
+        None, max_length=500, description="e.g. the form version or a screenshot id"
+    )
 
 
 def _consents(wh: Any, identifier: str) -> dict[str, Any]:
@@ -64,6 +80,26 @@ def privacy_router(require_admin: Any, responses: dict[int | str, Any]) -> APIRo
         and ``Consent Updated`` events)."""
         require_admin(request)
         with read_warehouse(request.app.state.settings) as wh:
+            return _consents(wh, identifier)
+
+    @router.put("/consents/{identifier}", summary="Record a consent decision")
+    def put_consent(
+        identifier: str, change: ConsentChange, request: Request
+    ) -> dict[str, Any]:
+        """Append the decision to the ledger (source ``api``) and answer the
+        customer's current consents."""
+        require_admin(request)
+        subject = candidates(identifier)[0]
+        settings = request.app.state.settings
+        with read_warehouse(settings, read_only=False) as wh:
+            record_consent(
+                wh,
+                subject,
+                change.purpose,
+                change.status,
+                source="api",
+                evidence=change.evidence,
+            )
             return _consents(wh, identifier)
 
     return router

@@ -26,13 +26,14 @@ __all__ = ["profiles_router", "read_warehouse"]
 
 @contextmanager
 def read_warehouse(
-    settings: Settings, *, wait_seconds: float = 3.0
+    settings: Settings, *, wait_seconds: float = 3.0, read_only: bool = True
 ) -> Iterator[Warehouse]:
-    """A read-only warehouse for one request, waiting out a short write lock."""
+    """The warehouse for one request (read-only unless asked), waiting out a
+    short lock held by the loader or another command."""
     deadline = time.monotonic() + wait_seconds
     while True:
         try:
-            wh = connect(settings=settings, read_only=True)
+            wh = connect(settings=settings, read_only=read_only)
             break
         except Unavailable:
             if time.monotonic() > deadline:
