@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from shopkeeper import model
 from shopkeeper.collect.loader import Batch, LoadReport, load
+from shopkeeper.collect.personal import hash_email, hash_phone
 from shopkeeper.errors import ImportRefused, InvalidInput, NotFound
 from shopkeeper.model import TableSpec
 from shopkeeper.warehouse import Progress, Warehouse
@@ -84,9 +85,8 @@ def _cell(col: Column, text: str) -> Any:
         raise ValueError(f"{name} is not an e-mail address (value not shown)")
     if parse == "phone" and not re.search(r"\d", text):
         raise ValueError(f"{name} has no digits (value not shown)")
-    if parse in ("email", "phone"):  # a phone keeps its digits and a leading +
-        plain = low if parse == "email" else re.sub(r"(?!^\+)\D", "", text)
-        return hashlib.sha256(plain.encode()).hexdigest()
+    if parse in ("email", "phone"):
+        return hash_email(text) if parse == "email" else hash_phone(text)
     return text.upper() if parse == "currency" else low
 
 

@@ -1,11 +1,10 @@
 """Typed identifiers from raw values, and the values that must never link.
 
-E-mail and phone are normalised exactly as the CSV importer does it (trimmed
+E-mail and phone are normalised by the rules in ``collect.personal`` (trimmed
 lower case; the digits of a phone and a leading ``+``) and kept only as SHA-256,
 so an ``email:`` identifier from a tracked event equals the one from an
-imported customer file. Each rule exists twice, once in Python (for files and
-tests) and once as an Ibis expression (for the warehouse), and a test holds the
-two together.
+imported customer file. The Ibis expressions here apply the same rules in the
+warehouse, and a test holds the two together.
 
 Blocked values are the placeholders that tracking code and forms send when they
 know nothing ("null", "undefined", "0000-0000", "test@example.com"): linking on
@@ -14,12 +13,15 @@ them merges strangers by the thousand, the most reported failure of CDPs.
 
 from __future__ import annotations
 
-import hashlib
-import re
-
 import ibis
 import ibis.expr.types as ir
 
+from shopkeeper.collect.personal import (
+    hash_email,
+    hash_phone,
+    normalize_email,
+    normalize_phone,
+)
 from shopkeeper.warehouse.jsontext import json_text
 
 __all__ = [
@@ -48,27 +50,6 @@ BLOCKED_EMAILS = ("test@test.com", "a@a.com", "noreply@gmail.com", "none@none.co
 """Addresses forms are filled with; checked by hash, so imported files match too."""
 
 _ZEROS = r"^[0\-]+$"  # 0000, 00000000-0000-0000-0000-000000000000
-
-
-def normalize_email(text: str) -> str:
-    """Trimmed lower case, the importer's rule (no Gmail dot folding: a guess)."""
-    return text.strip().lower()
-
-
-def normalize_phone(text: str) -> str:
-    """Digits only, keeping one leading ``+`` (E.164 when the caller sent it)."""
-    text = text.strip()
-    return ("+" if text.startswith("+") else "") + re.sub(r"\D", "", text)
-
-
-def hash_email(text: str) -> str:
-    """SHA-256 hex of the normalised address: what ``email:`` identifiers carry."""
-    return hashlib.sha256(normalize_email(text).encode()).hexdigest()
-
-
-def hash_phone(text: str) -> str:
-    """SHA-256 hex of the normalised number: what ``phone:`` identifiers carry."""
-    return hashlib.sha256(normalize_phone(text).encode()).hexdigest()
 
 
 def _sha256(value: ir.StringValue) -> ir.StringValue:

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -25,9 +25,10 @@ from shopkeeper.collect.sources import SourceRegistry
 from shopkeeper.collect.tracking_api import (
     ERROR_RESPONSES,
     TrackingFastPath,
+    error_body,
     tracking_router,
 )
-from shopkeeper.errors import ShopkeeperError, Unauthorized, Unavailable
+from shopkeeper.errors import ShopkeeperError, Unauthorized
 from shopkeeper.server.privacy_api import privacy_router
 from shopkeeper.server.profiles_api import profiles_router
 from shopkeeper.settings import Settings, load_settings
@@ -67,15 +68,11 @@ _NOT_FOUND = {
 }
 
 
-def _error(exc: ShopkeeperError) -> JSONResponse:
-    headers = {}
-    if isinstance(exc, Unavailable):
-        headers["Retry-After"] = str(exc.retry_after)
-    return JSONResponse(
-        {"code": exc.code, "message": exc.message},
-        status_code=exc.status,
-        headers=headers,
-    )
+def _error(exc: ShopkeeperError) -> Response:
+    """The same refusal body and headers the tracking fast path sends."""
+    status, extra, body = error_body(exc)
+    headers = {name.decode(): value.decode() for name, value in extra}
+    return Response(body, status, headers, media_type="application/json")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -121,7 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(privacy_router(require_admin, admin_errors))
 
     @app.exception_handler(ShopkeeperError)
-    async def shopkeeper_error(request: Request, exc: ShopkeeperError) -> JSONResponse:
+    async def shopkeeper_error(request: Request, exc: ShopkeeperError) -> Response:
         return _error(exc)
 
     @app.exception_handler(RequestValidationError)
