@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from shopkeeper.cli._common import emit_json, open_warehouse, out, table
+from shopkeeper.cli._common import emit_json, open_warehouse, out, state, table
 
 privacy_app = typer.Typer(
-    help="What is held about people: audit and export.", no_args_is_help=True
+    help="What is held about people: audit, export, deletion and suppression.",
+    no_args_is_help=True,
 )
 
 
@@ -60,3 +61,84 @@ def privacy_export_cmd(
     out_file.write_bytes(export_zip(export))
     counts = ", ".join(f"{t}: {len(r):,}" for t, r in export["tables"].items())
     out.print(f"wrote {out_file} for {export['customer_id']} ({counts})")
+
+
+def _requests(ctx: typer.Context) -> Any:
+    from shopkeeper.collect.suppression import SuppressionList
+    from shopkeeper.server.app import state_paths
+    from shopkeeper.trust.requests import PrivacyRequests
+
+    paths = state_paths(state(ctx).settings)
+    return PrivacyRequests(paths["privacy"], SuppressionList(paths["suppression"]))
+
+
+@privacy_app.command("request")
+def privacy_request_cmd(
+    ctx: typer.Context,
+    type_: Annotated[
+        str,
+        typer.Argument(metavar="TYPE", help="delete, suppress or suppress_and_delete."),
+    ],
+    identifier: Annotated[str, typer.Argument(help="Any identifier of the customer.")],
+    now: Annotated[
+        bool,
+        typer.Option(help="Carry it out now instead of leaving it to the server."),
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """File a deletion or suppression request (audited; runs asynchronously)."""
+    from shopkeeper.server.serve import run_privacy_requests
+
+    requests = _requests(ctx)
+    request = requests.submit(type_, identifier, requested_by="cli")
+    if now:
+        run_privacy_requests(state(ctx).settings)
+        request = requests.get(request.request_id)
+    _print_requests([request], as_json)
+
+
+@privacy_app.command("run")
+def privacy_run_cmd(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Carry out every pending privacy request (the server does this by itself)."""
+    from shopkeeper.server.serve import run_privacy_requests
+
+    requests = _requests(ctx)
+    done = run_privacy_requests(state(ctx).settings)
+    _print_requests([requests.get(i) for i in done], as_json)
+
+
+@privacy_app.command("requests")
+def privacy_requests_cmd(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """The audit of privacy requests (identifiers are not kept once done)."""
+    _print_requests(_requests(ctx).list(), as_json)
+
+
+def _print_requests(requests: list[Any], as_json: bool) -> None:
+    if as_json:
+        emit_json([r.as_dict() for r in requests])
+        return
+    rows = []
+    for r in requests:
+        tables = (r.result or {}).get("tables") or {}
+        removed = ", ".join(f"{t}: {n:,}" for t, n in tables.items())
+        log = (r.result or {}).get("event_log")
+        if log:
+            removed += f"; event log: {log['messages']:,} messages"
+        rows.append(
+            [
+                r.request_id,
+                r.type,
+                r.status,
+                r.created_at,
+                r.finished_at,
+                removed or r.error,
+            ]
+        )
+    columns = ["request", "type", "status", "created", "finished", "removed"]
+    out.print(table("Privacy requests", columns, rows))

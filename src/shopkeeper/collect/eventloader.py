@@ -27,6 +27,7 @@ import pyarrow as pa
 from shopkeeper import model
 from shopkeeper.collect.consent_events import consent_rows
 from shopkeeper.collect.eventlog import read_segment, segment_is_active, segments
+from shopkeeper.collect.logscrub import log_lock
 from shopkeeper.collect.messages import record_rows
 from shopkeeper.warehouse import Warehouse
 
@@ -154,6 +155,21 @@ def load_events(
             _write_checkpoint(directory, offsets)
             moved.clear()
 
+    with log_lock(directory, exclusive=False):
+        _read_segments(directory, offsets, pending, moved, report, batch_records, flush)
+    flush()
+    return report
+
+
+def _read_segments(
+    directory: Path,
+    offsets: dict[str, int],
+    pending: list[bytes],
+    moved: dict[str, int],
+    report: EventLoadReport,
+    batch_records: int,
+    flush: Callable[[], None],
+) -> None:
     for path in segments(directory):
         start = offsets.get(path.name, 0)
         size = path.stat().st_size
@@ -181,5 +197,3 @@ def load_events(
                 flush()
                 continue
             break
-    flush()
-    return report

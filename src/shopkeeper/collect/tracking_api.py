@@ -36,6 +36,7 @@ from shopkeeper.collect.messages import (
     write_record,
 )
 from shopkeeper.collect.sources import SourceRegistry
+from shopkeeper.collect.suppression import SuppressionList
 from shopkeeper.errors import BadRequest, ShopkeeperError, TooLarge, Unavailable
 
 __all__ = [
@@ -135,7 +136,11 @@ async def accept(
     if header_key is None:
         key = parsed.get("writeKey")
         source = registry.authenticate(key if isinstance(key, str) else None)
-    if "writeKey" in parsed:
+    suppression: SuppressionList | None = getattr(state, "suppression", None)
+    dropped = suppression is not None and _drop_suppressed(parsed, kind, suppression)
+    if dropped and (kind is not None or not parsed["batch"]):
+        return
+    if dropped or "writeKey" in parsed:
         # A key sent in the body must not reach the disk: store the body
         # without it (the rare, slower path; SDKs send Basic auth).
         body = dump_json({k: v for k, v in parsed.items() if k != "writeKey"})
@@ -150,6 +155,31 @@ async def accept(
     }
     log: EventLog = state.eventlog
     await log.append([write_record(header, body)], count=count)
+
+
+def _drop_suppressed(
+    parsed: dict[str, Any], kind: str | None, suppression: SuppressionList
+) -> bool:
+    """Remove messages that name a suppressed identifier; True if any were.
+
+    They are answered 200 like the rest (Segment does the same): the sender
+    cannot tell, and must not learn, who asked to be forgotten.
+    """
+    if not suppression.digests():
+        return False
+    if kind is not None:
+        return suppression.suppressed(parsed)
+    shared = {"context": parsed.get("context")} if parsed.get("context") else {}
+    kept = [
+        item
+        for item in parsed["batch"]
+        if not suppression.suppressed(item)
+        and not (shared and suppression.suppressed(shared))
+    ]
+    if len(kept) == len(parsed["batch"]):
+        return False
+    parsed["batch"] = kept
+    return True
 
 
 def error_body(exc: ShopkeeperError) -> tuple[int, list[tuple[bytes, bytes]], bytes]:

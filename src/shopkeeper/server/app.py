@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from shopkeeper import __version__
 from shopkeeper.collect.eventlog import EventLog
 from shopkeeper.collect.sources import SourceRegistry
+from shopkeeper.collect.suppression import SuppressionList
 from shopkeeper.collect.tracking_api import (
     ERROR_RESPONSES,
     TrackingFastPath,
@@ -32,6 +33,7 @@ from shopkeeper.errors import ShopkeeperError, Unauthorized
 from shopkeeper.server.privacy_api import privacy_router
 from shopkeeper.server.profiles_api import profiles_router
 from shopkeeper.settings import Settings, load_settings
+from shopkeeper.trust.requests import PrivacyRequests
 
 __all__ = ["create_app", "require_admin", "state_paths"]
 
@@ -41,7 +43,13 @@ log = logging.getLogger(__name__)
 def state_paths(settings: Settings) -> dict[str, Path]:
     """Where the server's own files live under ``settings.state_dir``."""
     root = Path(settings.state_dir)
-    return {"root": root, "events": root / "events", "sources": root / "sources.sqlite"}
+    return {
+        "root": root,
+        "events": root / "events",
+        "sources": root / "sources.sqlite",
+        "privacy": root / "privacy.sqlite",
+        "suppression": root / "suppression.sqlite",
+    }
 
 
 def require_admin(request: Request) -> None:
@@ -109,6 +117,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.sources = SourceRegistry(paths["sources"])
+    app.state.suppression = SuppressionList(paths["suppression"])
+    app.state.privacy_requests = PrivacyRequests(
+        paths["privacy"], app.state.suppression
+    )
     app.include_router(tracking_router())
     app.add_middleware(TrackingFastPath, state=app.state)
     admin_errors = {status: ERROR_RESPONSES[status] for status in (400, 401, 503)} | {

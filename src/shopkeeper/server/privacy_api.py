@@ -23,8 +23,9 @@ from shopkeeper.profiles.customer360 import (
 from shopkeeper.server.profiles_api import read_warehouse
 from shopkeeper.trust.consents import record_consent
 from shopkeeper.trust.export import export_customer, export_zip
+from shopkeeper.trust.requests import REQUEST_TYPES, PrivacyRequests
 
-__all__ = ["ConsentChange", "privacy_router"]
+__all__ = ["ConsentChange", "RequestBody", "privacy_router"]
 
 
 class ConsentChange(BaseModel):
@@ -36,6 +37,19 @@ class ConsentChange(BaseModel):
     status: Literal[STATUSES]  # type: ignore[valid-type]
     evidence: str | None = Field(
         None, max_length=500, description="e.g. the form version or a screenshot id"
+    )
+
+
+class RequestBody(BaseModel):
+    """A privacy request, as Segment's regulations API takes one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal[REQUEST_TYPES]  # type: ignore[valid-type]
+    identifier: str = Field(
+        min_length=1,
+        max_length=500,
+        description="Any identifier of the customer: household:7, user:42, an e-mail",
     )
 
 
@@ -101,5 +115,26 @@ def privacy_router(require_admin: Any, responses: dict[int | str, Any]) -> APIRo
                 evidence=change.evidence,
             )
             return _consents(wh, identifier)
+
+    @router.post(
+        "/privacy/requests",
+        summary="Ask for a customer to be deleted or suppressed (an async job)",
+        status_code=202,
+    )
+    def submit_request(change: RequestBody, request: Request) -> dict[str, Any]:
+        """Accept a delete / suppress / suppress_and_delete request and answer its
+        id at once; the work runs in the background (poll the GET below)."""
+        require_admin(request)
+        requests: PrivacyRequests = request.app.state.privacy_requests
+        return requests.submit(
+            change.type, change.identifier, requested_by="admin"
+        ).as_dict()
+
+    @router.get("/privacy/requests/{request_id}", summary="A privacy request's status")
+    def get_request(request_id: str, request: Request) -> dict[str, Any]:
+        """pending, done (with rows removed per table) or failed (with why)."""
+        require_admin(request)
+        requests: PrivacyRequests = request.app.state.privacy_requests
+        return requests.get(request_id).as_dict()
 
     return router

@@ -15,10 +15,19 @@ import os
 import threading
 
 from shopkeeper.collect.eventloader import EventLoadReport, load_events
+from shopkeeper.collect.suppression import SuppressionList
+from shopkeeper.errors import ShopkeeperError, Unavailable
 from shopkeeper.server.app import state_paths
 from shopkeeper.settings import Settings
+from shopkeeper.trust.requests import PrivacyRequests, run_request
 
-__all__ = ["LoaderThread", "load_once", "serve", "settings_env"]
+__all__ = [
+    "LoaderThread",
+    "load_once",
+    "run_privacy_requests",
+    "serve",
+    "settings_env",
+]
 
 log = logging.getLogger("shopkeeper.loader")
 
@@ -44,6 +53,40 @@ def load_once(settings: Settings, *, replay: bool = False) -> EventLoadReport:
         return load_events(wh, state_paths(settings)["events"], replay=replay)
 
 
+def run_privacy_requests(settings: Settings) -> list[str]:
+    """Carry out every pending privacy request; returns the ids finished.
+
+    A request about someone the warehouse cannot find still suppresses and
+    scrubs the log; one that fails for a reason of its own is closed as
+    failed with that reason, while a busy warehouse leaves it pending.
+    """
+    from shopkeeper.warehouse import connect
+
+    paths = state_paths(settings)
+    if not paths["privacy"].exists():
+        return []
+    requests = PrivacyRequests(paths["privacy"], SuppressionList(paths["suppression"]))
+    todo = requests.pending()
+    if not todo:
+        return []
+    done = []
+    with connect(settings=settings) as wh:
+        for request_id, type_, identifier in todo:
+            try:
+                result = run_request(
+                    wh, requests, paths["events"], request_id, type_, identifier
+                )
+            except ShopkeeperError as exc:
+                if isinstance(exc, Unavailable):
+                    raise
+                requests.finish(request_id, result=None, error=exc.message)
+            else:
+                requests.finish(request_id, result=result, error=None)
+            done.append(request_id)
+            log.info("privacy request %s (%s) finished", request_id, type_)
+    return done
+
+
 class LoaderThread(threading.Thread):
     """Runs :func:`load_once` every ``loader_interval_seconds`` until stopped.
 
@@ -62,6 +105,10 @@ class LoaderThread(threading.Thread):
             self.tick()
 
     def tick(self) -> None:
+        try:
+            run_privacy_requests(self.settings)
+        except Exception as exc:  # as for loading: retried at the next tick
+            log.warning("privacy: will retry next tick: %s", str(exc).splitlines()[0])
         try:
             report = load_once(self.settings)
         except Exception as exc:  # a loader must outlive any one bad pass

@@ -26,7 +26,13 @@ from shopkeeper import model
 from shopkeeper.profiles.customer360 import Customer, resolve
 from shopkeeper.warehouse import Warehouse
 
-__all__ = ["audit", "customer_rows", "export_customer", "export_zip"]
+__all__ = [
+    "audit",
+    "customer_rows",
+    "export_customer",
+    "export_zip",
+    "subject_condition",
+]
 
 
 def audit() -> list[dict[str, Any]]:
@@ -66,14 +72,26 @@ def customer_rows(
         return t.semi_join(parent.select(column).distinct(), column)
     if not spec.subject_columns:
         return None
-    names = sorted({*who.identifiers, who.customer_id})
+    return t.filter(
+        subject_condition(t, spec, sorted({*who.identifiers, who.customer_id}))
+    )
+
+
+def subject_condition(
+    t: ir.Table, spec: model.TableSpec, names: list[str]
+) -> ir.BooleanValue:
+    """True for rows whose subject columns name any of ``names``, never null.
+
+    Never null matters to erasure, which keeps the rows where this is false:
+    a row with an empty subject column must be kept, not dropped.
+    """
     condition = ibis.literal(False)
     for column, prefixes in spec.subject_columns.items():
         for prefix in prefixes:
             value = t[column].cast("string")
             typed = ibis.literal(prefix) + value if prefix else value
-            condition = condition | typed.isin(names)
-    return t.filter(condition)
+            condition = condition | typed.isin(names).fill_null(False)
+    return condition
 
 
 def export_customer(wh: Warehouse, identifier: str) -> dict[str, Any]:
