@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from shopkeeper import model
 from shopkeeper.collect.eventloader import load_events
