@@ -142,3 +142,24 @@ def _print_requests(requests: list[Any], as_json: bool) -> None:
         )
     columns = ["request", "type", "status", "created", "finished", "removed"]
     out.print(table("Privacy requests", columns, rows))
+
+
+@privacy_app.command("link")
+def privacy_link_cmd(
+    ctx: typer.Context,
+    identifier: Annotated[str, typer.Argument(help="Any identifier of the customer.")],
+    hours: Annotated[int, typer.Option(help="How long the link works.")] = 72,
+    base_url: Annotated[
+        str, typer.Option(help="Where customers reach `shopkeeper serve`.")
+    ] = "http://127.0.0.1:8000",
+) -> None:
+    """Print a signed preference-center link for one customer (no login needed)."""
+    from shopkeeper.profiles.customer360 import resolve
+    from shopkeeper.server.app import state_paths
+    from shopkeeper.trust.links import LinkSigner
+
+    with open_warehouse(ctx) as wh:
+        who = resolve(wh, identifier)
+    signer = LinkSigner(state_paths(state(ctx).settings)["link_key"])
+    token = signer.issue(who.customer_id, ttl_seconds=hours * 3600)
+    out.print(f"{base_url.rstrip('/')}/preferences/{token}", soft_wrap=True)

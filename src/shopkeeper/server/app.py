@@ -30,9 +30,11 @@ from shopkeeper.collect.tracking_api import (
     tracking_router,
 )
 from shopkeeper.errors import ShopkeeperError, Unauthorized
+from shopkeeper.server.preferences import preferences_router
 from shopkeeper.server.privacy_api import privacy_router
 from shopkeeper.server.profiles_api import profiles_router
 from shopkeeper.settings import Settings, load_settings
+from shopkeeper.trust.links import LinkSigner
 from shopkeeper.trust.requests import PrivacyRequests
 
 __all__ = ["create_app", "require_admin", "state_paths"]
@@ -49,6 +51,7 @@ def state_paths(settings: Settings) -> dict[str, Path]:
         "sources": root / "sources.sqlite",
         "privacy": root / "privacy.sqlite",
         "suppression": root / "suppression.sqlite",
+        "link_key": root / "link.key",
     }
 
 
@@ -118,6 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.sources = SourceRegistry(paths["sources"])
     app.state.suppression = SuppressionList(paths["suppression"])
+    app.state.link_signer = LinkSigner(paths["link_key"])
     app.state.privacy_requests = PrivacyRequests(
         paths["privacy"], app.state.suppression
     )
@@ -128,6 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     }
     app.include_router(profiles_router(require_admin, admin_errors))
     app.include_router(privacy_router(require_admin, admin_errors))
+    app.include_router(preferences_router(require_admin, admin_errors))
 
     @app.exception_handler(ShopkeeperError)
     async def shopkeeper_error(request: Request, exc: ShopkeeperError) -> Response:
