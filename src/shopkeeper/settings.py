@@ -130,6 +130,61 @@ class Settings(BaseSettings):
         ),
     )
 
+    cleanroom_min_crowd: int = Field(
+        50,
+        ge=2,
+        description=(
+            "Fewest distinct customers a clean-room answer row may count; smaller "
+            "rows are withheld, and a query whose difference from an earlier "
+            "answer would isolate fewer is refused."
+        ),
+    )
+    cleanroom_view_min_crowd: dict[str, int] = Field(
+        default_factory=dict,
+        description=(
+            'Per-view minimum crowd as JSON, e.g. {"brand_buyers": 100}; other '
+            "views use SHOPKEEPER_CLEANROOM_MIN_CROWD."
+        ),
+    )
+    online_store: str = Field(
+        "",
+        description=(
+            "Online store for real-time decisions: sqlite:///PATH or "
+            "redis://HOST:PORT/DB. Empty: online.sqlite in the state directory."
+        ),
+    )
+    decide_daily_caps: dict[str, int] = Field(
+        {"email": 1, "push": 2, "sms": 1},
+        description=(
+            "Most decisions per customer, channel and UTC day (JSON object); "
+            "a channel not named has no cap."
+        ),
+    )
+    decide_quiet_hours: tuple[int, int] = Field(
+        (21, 8),
+        description=(
+            "Hours [start, end) in which push and SMS are not sent (the customer's "
+            "local hour from the request context, else UTC)."
+        ),
+    )
+    decide_exploration: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description=(
+            "Share of decisions that show a uniformly random ordering of the "
+            "candidates, so every logged propensity stays positive."
+        ),
+    )
+    decide_require_opt_in: bool = Field(
+        False,
+        description=(
+            "Personalise web, app, kiosk and POS answers only after an explicit "
+            "personalization grant (default: unless it was denied or revoked). "
+            "E-mail, push, SMS and store staff always need an explicit grant."
+        ),
+    )
+
 
 def load_settings(**overrides: object) -> Settings:
     """Read settings from the environment, with explicit overrides on top.

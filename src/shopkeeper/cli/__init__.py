@@ -12,7 +12,14 @@ from typing import Annotated
 
 import typer
 
-from shopkeeper.cli import collect, core, privacy
+from shopkeeper.cli import (
+    cleanroom,
+    collect,
+    core,
+    decide,
+    measure,
+    privacy,
+)
 from shopkeeper.cli._common import State, err
 from shopkeeper.errors import ShopkeeperError
 from shopkeeper.settings import load_settings
@@ -27,10 +34,15 @@ app = typer.Typer(
 )
 app.registered_commands += core.app.registered_commands
 app.registered_commands += collect.app.registered_commands
+app.registered_commands += decide.app.registered_commands
 app.add_typer(core.import_app, name="import")
 app.add_typer(collect.sources_app, name="sources")
 app.add_typer(collect.collect_app, name="collect")
 app.add_typer(privacy.privacy_app, name="privacy")
+app.add_typer(decide.online_app, name="online")
+app.add_typer(cleanroom.app, name="cleanroom")
+app.add_typer(measure.measure_app, name="measure")
+app.add_typer(measure.report_app, name="report")
 
 
 @app.callback()

@@ -22,13 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import ibis
+import orjson
 import pyarrow as pa
 
 from shopkeeper import model
 from shopkeeper.collect.consent_events import consent_rows
 from shopkeeper.collect.eventlog import read_segment, segment_is_active, segments
-from shopkeeper.collect.logscrub import log_lock
-from shopkeeper.collect.messages import record_rows
+from shopkeeper.collect.logscrub import EXPOSURE_KIND, log_lock
+from shopkeeper.collect.messages import read_record, record_rows
 from shopkeeper.warehouse import Warehouse
 
 __all__ = ["EventLoadReport", "load_events", "records_to_arrow"]
@@ -99,8 +100,41 @@ def _write_checkpoint(directory: Path, offsets: dict[str, int]) -> None:
     os.replace(tmp, path)
 
 
+def _exposures(records: list[bytes]) -> pa.Table:
+    rows = [row for r in records for row in orjson.loads(read_record(r)[1])]
+    schema = pa.schema(
+        [
+            pa.field(name, _EXPOSURE_TYPES.get(dtype, pa.string()))
+            for name, dtype in model.EXPOSURES.columns.items()
+        ]
+    )
+    table = pa.Table.from_pylist(rows, schema=schema)
+    i = table.schema.get_field_index("exposed_at")
+    return table.set_column(
+        i, "exposed_at", table["exposed_at"].cast(pa.timestamp("us"))
+    )
+
+
+_EXPOSURE_TYPES = {
+    "int32": pa.int32(),
+    "float64": pa.float64(),
+    "timestamp": pa.int64(),
+}
+
+
 def _store(wh: Warehouse, records: list[bytes]) -> tuple[int, int]:
     """Insert the records not stored yet; (inserted, duplicates)."""
+    kinds = [read_record(r)[0].get("kind") for r in records]
+    exposures = [r for r, k in zip(records, kinds, strict=True) if k == EXPOSURE_KIND]
+    if exposures:
+        records = [r for r, k in zip(records, kinds, strict=True) if k != EXPOSURE_KIND]
+        staged = wh.stage_arrow("_tmp_exposures_batch", _exposures(exposures))
+        try:
+            wh.insert_new(
+                model.EXPOSURES, staged.distinct(on="exposure_id", keep="first")
+            )
+        finally:
+            wh.drop_temp("_tmp_exposures_batch")
     data = records_to_arrow(records)
     staged = wh.stage_arrow("_tmp_events_batch", data)
     try:

@@ -30,7 +30,11 @@ import orjson
 from shopkeeper.collect.eventlog import frame, read_segment, segments
 from shopkeeper.collect.messages import dump_json, read_record, write_record
 
-__all__ = ["ScrubReport", "log_lock", "scrub_log"]
+__all__ = ["EXPOSURE_KIND", "ScrubReport", "log_lock", "scrub_log"]
+
+EXPOSURE_KIND = "exposure"
+"""Log records of this kind hold the exposures of one decision, not events:
+the decide API logs them durably before answering, like any event."""
 
 _HEADER_BYTES = len(frame(b""))
 
@@ -62,6 +66,12 @@ def _without(
     header, body = read_record(payload)
     parsed = orjson.loads(body)
     kind = header.get("kind")
+    if kind == EXPOSURE_KIND:
+        # A decision's exposures: rows that name their person directly.
+        rows = [r for r in parsed if not matches({"identifier": r.get("identifier")})]
+        if len(rows) == len(parsed):
+            return None
+        return write_record(header, dump_json(rows)), len(parsed) - len(rows)
     if kind is not None:
         if not matches(parsed):
             return None

@@ -155,6 +155,10 @@ async def accept(
     }
     log: EventLog = state.eventlog
     await log.append([write_record(header, body)], count=count)
+    # Durable first; then what real time needs (decision feedback, consent).
+    on_accepted = getattr(state, "on_accepted", None)
+    if on_accepted is not None:
+        on_accepted(parsed, kind)
 
 
 def _drop_suppressed(

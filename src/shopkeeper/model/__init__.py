@@ -10,6 +10,7 @@ from shopkeeper.model.marketing import (
     COUPON_REDEMPTIONS,
     COUPONS,
 )
+from shopkeeper.model.measure import MEASURE_HOLDOUTS
 from shopkeeper.model.people import (
     CONSENTS,
     CUSTOMERS,
@@ -44,6 +45,7 @@ __all__ = [
     "IDENTITY_MAP",
     "IDENTITY_MERGES",
     "IDENTITY_REFUSED_LINKS",
+    "MEASURE_HOLDOUTS",
     "ORDERS",
     "ORDER_LINES",
     "OUTCOMES",
@@ -88,6 +90,7 @@ TABLES: dict[str, TableSpec] = {
         PROFILES_CLV,
         PROFILES_FEATURES,
         RECOMMEND_PERSONAL_TOP,
+        MEASURE_HOLDOUTS,
     )
 }
 """Every table Shopkeeper knows, by name; the warehouse creates them from here."""

@@ -30,9 +30,12 @@ from shopkeeper.collect.tracking_api import (
     tracking_router,
 )
 from shopkeeper.errors import ShopkeeperError, Unauthorized
+from shopkeeper.server.cleanroom_api import cleanroom_router
+from shopkeeper.server.decide_api import decide_router
 from shopkeeper.server.preferences import preferences_router
 from shopkeeper.server.privacy_api import privacy_router
 from shopkeeper.server.profiles_api import profiles_router
+from shopkeeper.server.realtime import Realtime
 from shopkeeper.settings import Settings, load_settings
 from shopkeeper.trust.links import LinkSigner
 from shopkeeper.trust.requests import PrivacyRequests
@@ -52,6 +55,7 @@ def state_paths(settings: Settings) -> dict[str, Path]:
         "privacy": root / "privacy.sqlite",
         "suppression": root / "suppression.sqlite",
         "link_key": root / "link.key",
+        "cleanroom": root / "cleanroom.sqlite",
     }
 
 
@@ -101,6 +105,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         await eventlog.start()
         app.state.eventlog = eventlog
+        realtime = Realtime(settings)
+        app.state.decider = realtime.decider
+        app.state.online_store = realtime.store
+        app.state.on_accepted = realtime.on_accepted
         # Everything built at start-up lives as long as the worker: keep the
         # garbage collector from re-scanning it, and let it run less often
         # (a batch request makes thousands of short-lived objects). This
@@ -111,6 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await eventlog.close()
+            realtime.close()
 
     app = FastAPI(
         title="Shopkeeper",
@@ -133,6 +142,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(profiles_router(require_admin, admin_errors))
     app.include_router(privacy_router(require_admin, admin_errors))
     app.include_router(preferences_router(require_admin, admin_errors))
+    app.include_router(decide_router(require_admin, admin_errors))
+    # Partner keys only: never the admin token, never a write key.
+    app.include_router(
+        cleanroom_router(
+            {status: ERROR_RESPONSES[status] for status in (400, 401, 503)}
+        )
+    )
 
     @app.exception_handler(ShopkeeperError)
     async def shopkeeper_error(request: Request, exc: ShopkeeperError) -> Response:

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shopkeeper.collect.consent_events import STATUSES
 from shopkeeper.collect.csvfile import PURPOSES
+from shopkeeper.decide.feedback import apply_consent
 from shopkeeper.errors import BadRequest, Unauthorized
 from shopkeeper.profiles.customer360 import resolve
 from shopkeeper.server.profiles_api import read_warehouse
@@ -123,6 +124,12 @@ def preferences_router(
                         str(status),
                         source="preference_center",
                         evidence="signed preference link",
+                    )
+                    apply_consent(
+                        request.app.state.online_store,
+                        who.identifiers[0],
+                        purpose,
+                        str(status),
                     )
         return RedirectResponse(f"/preferences/{token}?done=saved", status_code=303)
 

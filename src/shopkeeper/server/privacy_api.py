@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shopkeeper.collect.consent_events import STATUSES
 from shopkeeper.collect.csvfile import PURPOSES
+from shopkeeper.decide.feedback import apply_consent
 from shopkeeper.errors import NotFound
 from shopkeeper.profiles.customer360 import (
     Customer,
@@ -114,6 +115,11 @@ def privacy_router(require_admin: Any, responses: dict[int | str, Any]) -> APIRo
                 source="api",
                 evidence=change.evidence,
             )
+        # The next decision sees it at once, without waiting for a rebuild.
+        apply_consent(
+            request.app.state.online_store, subject, change.purpose, change.status
+        )
+        with read_warehouse(settings) as wh:
             return _consents(wh, identifier)
 
     @router.post(

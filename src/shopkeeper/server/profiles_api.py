@@ -9,6 +9,7 @@ busy waits briefly, then answers 503 with Retry-After.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,7 +22,12 @@ from shopkeeper.profiles.customer360 import customer_view, timeline
 from shopkeeper.settings import Settings
 from shopkeeper.warehouse import Warehouse, connect
 
-__all__ = ["profiles_router", "read_warehouse"]
+__all__ = ["WRITE_LOCK", "profiles_router", "read_warehouse"]
+
+WRITE_LOCK = threading.Lock()
+"""One writer per server process: DuckDB shares one database between the
+connections of a process, so the loader thread and a request that records a
+consent would otherwise conflict on the same table."""
 
 
 @contextmanager
@@ -31,18 +37,24 @@ def read_warehouse(
     """The warehouse for one request (read-only unless asked), waiting out a
     short lock held by the loader or another command."""
     deadline = time.monotonic() + wait_seconds
-    while True:
-        try:
-            wh = connect(settings=settings, read_only=read_only)
-            break
-        except Unavailable:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
+    if not read_only and not WRITE_LOCK.acquire(timeout=wait_seconds):
+        raise Unavailable("the warehouse is busy writing; try again", retry_after=1)
     try:
-        yield wh
+        while True:
+            try:
+                wh = connect(settings=settings, read_only=read_only)
+                break
+            except Unavailable:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        try:
+            yield wh
+        finally:
+            wh.close()
     finally:
-        wh.close()
+        if not read_only:
+            WRITE_LOCK.release()
 
 
 def profiles_router(require_admin: Any, responses: dict[int | str, Any]) -> APIRouter:

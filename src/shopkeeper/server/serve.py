@@ -10,14 +10,18 @@ busy the loader simply tries again at the next tick (the log keeps the events).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
 
 from shopkeeper.collect.eventloader import EventLoadReport, load_events
 from shopkeeper.collect.suppression import SuppressionList
+from shopkeeper.decide.online_store import open_store
 from shopkeeper.errors import ShopkeeperError, Unavailable
 from shopkeeper.server.app import state_paths
+from shopkeeper.server.profiles_api import WRITE_LOCK
+from shopkeeper.server.realtime import online_store_url
 from shopkeeper.settings import Settings
 from shopkeeper.trust.requests import PrivacyRequests, run_request
 
@@ -41,6 +45,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
             continue
         if hasattr(value, "get_secret_value"):
             value = value.get_secret_value()
+        if isinstance(value, dict | list | tuple):
+            value = json.dumps(value)  # how pydantic-settings reads complex fields
         env[f"SHOPKEEPER_{name.upper()}"] = str(value)
     return env
 
@@ -70,11 +76,18 @@ def run_privacy_requests(settings: Settings) -> list[str]:
     if not todo:
         return []
     done = []
+    online = open_store(online_store_url(settings))
     with connect(settings=settings) as wh:
         for request_id, type_, identifier in todo:
             try:
                 result = run_request(
-                    wh, requests, paths["events"], request_id, type_, identifier
+                    wh,
+                    requests,
+                    paths["events"],
+                    request_id,
+                    type_,
+                    identifier,
+                    online=online,
                 )
             except ShopkeeperError as exc:
                 if isinstance(exc, Unavailable):
@@ -84,6 +97,7 @@ def run_privacy_requests(settings: Settings) -> list[str]:
                 requests.finish(request_id, result=result, error=None)
             done.append(request_id)
             log.info("privacy request %s (%s) finished", request_id, type_)
+    online.close()
     return done
 
 
@@ -105,6 +119,10 @@ class LoaderThread(threading.Thread):
             self.tick()
 
     def tick(self) -> None:
+        with WRITE_LOCK:
+            self._tick()
+
+    def _tick(self) -> None:
         try:
             run_privacy_requests(self.settings)
         except Exception as exc:  # as for loading: retried at the next tick

@@ -30,6 +30,8 @@ from typing import Any
 from shopkeeper.collect.logscrub import scrub_log
 from shopkeeper.collect.personal import hash_email
 from shopkeeper.collect.suppression import SuppressionList, message_identifiers
+from shopkeeper.decide.online_rows import ALIAS, CUSTOMERS
+from shopkeeper.decide.online_store import OnlineStore
 from shopkeeper.errors import BadRequest, NotFound
 from shopkeeper.profiles.customer360 import Customer, candidates, resolve
 from shopkeeper.trust.erasure import erase_customer
@@ -179,6 +181,14 @@ def _customer(wh: Warehouse | None, identifier: str) -> Customer:
     return Customer(names[0], None, names)
 
 
+def _names(message: Mapping[str, Any]) -> set[str]:
+    """The identifiers a log message names (an exposure row names its person)."""
+    found = message_identifiers(message)
+    if isinstance(message.get("identifier"), str):
+        found.add(message["identifier"])
+    return found
+
+
 def run_request(
     wh: Warehouse | None,
     requests: PrivacyRequests,
@@ -186,6 +196,8 @@ def run_request(
     request_id: str,
     type_: str,
     identifier: str,
+    *,
+    online: OnlineStore | None = None,
 ) -> dict[str, Any]:
     """Carry out one request; returns what it did (also kept in the audit).
 
@@ -202,9 +214,11 @@ def run_request(
         names, kind=type_, request_id=request_id
     )
     if type_ in ("delete", "suppress_and_delete"):
-        scrub = scrub_log(
-            events_dir, lambda message: bool(message_identifiers(message) & names)
-        )
+        scrub = scrub_log(events_dir, lambda message: _names(message) & names != set())
         result["event_log"] = {"records": scrub.records, "messages": scrub.messages}
         result["tables"] = erase_customer(wh, who) if wh is not None else {}
+        if online is not None:
+            result["online_store"] = online.delete(
+                CUSTOMERS, [who.customer_id]
+            ) + online.delete(ALIAS, sorted(names))
     return result

@@ -50,6 +50,16 @@ class DuckDBEngine:
                 "try again when it finishes",
                 retry_after=2,
             ) from None
+        except (duckdb.BinderException, duckdb.ConnectionException) as exc:
+            text = str(exc)
+            if "already attached" not in text and "different configuration" not in text:
+                raise
+            # The same process holds the file open in another mode (the
+            # server's loader thread writing while a request reads).
+            raise Unavailable(
+                f"the warehouse {path} is busy in this process; try again shortly",
+                retry_after=1,
+            ) from None
         self._raw = self.backend.con
         self._raw.execute("SET TimeZone = 'UTC'")
         # DuckDB draws its own progress bar on stdout; the CLI owns the screen.

@@ -1,0 +1,244 @@
+"""One real-time decision: who is asking, what may be shown, in what order.
+
+The steps, in the order that keeps the constraints unbreakable:
+
+1. **Who**: any identifier resolves through the online store's alias view;
+   an unknown visitor is anonymous and gets popular items.
+2. **May we at all**: a message channel (e-mail, push, SMS) and store staff
+   need an explicit grant of their purpose; quiet hours hold for push and
+   SMS; the daily cap per customer and channel is an atomic counter, so
+   concurrent requests cannot both take the last slot. A refusal is an
+   answer with no items and the reason, not an error.
+3. **Candidates**: the customer's recommendations (with their reasons),
+   then popular items to fill; items already in the cart are left out.
+   Personalisation denied or revoked means popular items only.
+4. **Policy**: Thompson sampling re-ranks the candidates per placement from
+   the clicks and shows learned online (:mod:`shopkeeper.decide.feedback`),
+   with the recommender's score as the prior; with probability
+   ``exploration`` the order is uniformly random. The logged propensity of
+   each shown item is the exact probability that this mixture puts that item
+   at that position, estimated from the same seeded draws the order came from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from shopkeeper.decide.feedback import ArmStats
+from shopkeeper.decide.online_rows import ALIAS, CUSTOMERS, POPULAR
+from shopkeeper.decide.online_store import OnlineStore
+
+__all__ = ["CHANNELS", "Decider", "Decision", "DecisionRequest"]
+
+CHANNELS = ("web", "app", "email", "push", "sms", "store_staff", "pos", "kiosk")
+MESSAGE_PURPOSE = {
+    "email": "email",
+    "push": "push",
+    "sms": "sms",
+    "store_staff": "personalization",
+}
+QUIET_CHANNELS = ("push", "sms")
+POLICY = "thompson-rerank"
+_DRAWS = 256
+PRIOR_STRENGTH = 100.0
+
+
+@dataclass(frozen=True)
+class DecisionRequest:
+    channel: str
+    placement: str
+    identifier: str | None = None
+    anonymous_id: str | None = None
+    limit: int = 5
+    cart: tuple[str, ...] = ()
+    store_id: str | None = None
+    local_hour: int | None = None
+
+
+@dataclass
+class Decision:
+    decision_id: str
+    customer_id: str | None
+    channel: str
+    placement: str
+    policy: str
+    personalized: bool
+    items: list[dict[str, Any]] = field(default_factory=list)
+    refused: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "decision_id": self.decision_id,
+            "customer_id": self.customer_id,
+            "channel": self.channel,
+            "placement": self.placement,
+            "policy": self.policy,
+            "personalized": self.personalized,
+            "items": self.items,
+            "refused": self.refused,
+        }
+
+
+def _granted(doc: dict[str, Any] | None, purpose: str) -> bool:
+    return bool(doc) and doc.get("consents", {}).get(purpose) == "granted"
+
+
+def _withdrawn(doc: dict[str, Any] | None, purpose: str) -> bool:
+    return bool(doc) and doc.get("consents", {}).get(purpose) in ("denied", "revoked")
+
+
+class Decider:
+    """Answers decisions from the online store; one per server worker."""
+
+    def __init__(
+        self,
+        store: OnlineStore,
+        arms: ArmStats,
+        *,
+        daily_caps: dict[str, int],
+        quiet_hours: tuple[int, int],
+        exploration: float,
+        require_opt_in: bool = False,
+        seed: int | None = None,
+    ) -> None:
+        self.store = store
+        self.arms = arms
+        self.daily_caps = daily_caps
+        self.quiet_hours = quiet_hours
+        self.exploration = exploration
+        self.require_opt_in = require_opt_in
+        self._rng = np.random.default_rng(seed)
+
+    # -- who -------------------------------------------------------------
+    def customer(self, req: DecisionRequest) -> dict[str, Any] | None:
+        keys = []
+        if req.identifier:
+            keys.append(req.identifier)
+        if req.anonymous_id:
+            keys.append(f"anon:{req.anonymous_id}")
+        if not keys:
+            return None
+        for alias in self.store.read_many(ALIAS, keys):
+            if alias:
+                (doc,) = self.store.read_many(CUSTOMERS, [alias["customer_id"]])
+                return doc
+        return None
+
+    # -- may we ----------------------------------------------------------
+    def _refusal(
+        self, req: DecisionRequest, doc: dict[str, Any] | None, now: datetime
+    ) -> str | None:
+        purpose = MESSAGE_PURPOSE.get(req.channel)
+        if purpose is not None:
+            if doc is None:
+                return f"{req.channel} needs a known customer"
+            if not _granted(doc, purpose):
+                return f"no {purpose} consent granted"
+        if req.channel in QUIET_CHANNELS:
+            hour = req.local_hour if req.local_hour is not None else now.hour
+            start, end = self.quiet_hours
+            quiet = start <= hour or hour < end if start > end else start <= hour < end
+            if quiet:
+                return f"quiet hours ({start:02d}:00-{end:02d}:00)"
+        cap = self.daily_caps.get(req.channel)
+        if cap is not None and doc is not None:
+            counter = f"cap:{doc['customer_id']}:{req.channel}:{now:%Y%m%d}"
+            if self.store.incr(counter, ttl_seconds=2 * 86_400) > cap:
+                return f"daily cap of {cap} {req.channel} decision(s) reached"
+        return None
+
+    def _personalize(self, doc: dict[str, Any] | None) -> bool:
+        if doc is None or _withdrawn(doc, "personalization"):
+            return False
+        return not self.require_opt_in or _granted(doc, "personalization")
+
+    # -- candidates and policy ------------------------------------------
+    def _candidates(
+        self, req: DecisionRequest, doc: dict[str, Any] | None, personal: bool
+    ) -> list[dict[str, Any]]:
+        seen = set(req.cart)
+        out = []
+        pools = [doc.get("recommendations", [])] if personal and doc else []
+        (popular,) = self.store.read_many(POPULAR, ["all"])
+        pools.append((popular or {}).get("items", []))
+        for pool in pools:
+            for item in pool:
+                if item["product_id"] not in seen:
+                    seen.add(item["product_id"])
+                    out.append(item)
+        return out[: max(req.limit * 3, 10)]
+
+    def _rank(
+        self, placement: str, candidates: list[dict[str, Any]], limit: int
+    ) -> tuple[list[int], list[float]]:
+        """Positions of the shown candidates and the propensity of each."""
+        k = len(candidates)
+        # The recommender's score (a share of baskets) is the prior click rate,
+        # worth PRIOR_STRENGTH shows: learning moves an item after about as
+        # many shows of evidence.
+        scores = np.array([float(c.get("score") or 0.0) for c in candidates])
+        prior_mean = np.clip(scores, 0.005, 0.95)
+        shows, clicks = self.arms.get(placement, [c["product_id"] for c in candidates])
+        strength = PRIOR_STRENGTH
+        alpha = prior_mean * strength + clicks
+        beta = (1 - prior_mean) * strength + np.maximum(shows - clicks, 0)
+        draws = self._rng.beta(alpha, beta, size=(_DRAWS, k))
+        orders = np.argsort(-draws, axis=1)[:, :limit]
+        explore = self._rng.random() < self.exploration
+        shown = (
+            list(self._rng.permutation(k)[:limit])
+            if explore
+            else list(orders[self._rng.integers(_DRAWS)])
+        )
+        n = min(limit, k)
+        propensities = []
+        for position, item in enumerate(shown[:n]):
+            greedy = float(np.mean(orders[:, position] == item))
+            propensities.append((1 - self.exploration) * greedy + self.exploration / k)
+        return [int(i) for i in shown[:n]], propensities
+
+    def decide(self, req: DecisionRequest, *, now: datetime | None = None) -> Decision:
+        now = now or datetime.now(UTC)
+        doc = self.customer(req)
+        decision = Decision(
+            decision_id="dec_" + secrets.token_hex(10),
+            customer_id=doc["customer_id"] if doc else None,
+            channel=req.channel,
+            placement=req.placement,
+            policy=POLICY,
+            personalized=False,
+        )
+        decision.refused = self._refusal(req, doc, now)
+        if decision.refused:
+            return decision
+        decision.personalized = self._personalize(doc)
+        candidates = self._candidates(req, doc, decision.personalized)
+        if not candidates:
+            decision.refused = "no candidates (run `shopkeeper online export`)"
+            return decision
+        shown, propensities = self._rank(req.placement, candidates, req.limit)
+        self.arms.shown(req.placement, [candidates[i]["product_id"] for i in shown])
+        pairs = zip(shown, propensities, strict=True)
+        for rank, (index, propensity) in enumerate(pairs, 1):
+            item = candidates[index]
+            decision.items.append(
+                {
+                    "item_type": "product",
+                    "item_id": item["product_id"],
+                    "rank": rank,
+                    "score": item.get("score"),
+                    "reason": item.get("reason") or "popular with shoppers",
+                    "propensity": round(propensity, 6),
+                }
+            )
+        return decision
+
+
+def exposure_id(decision_id: str, item_id: str) -> str:
+    return hashlib.sha256(f"{decision_id}|{item_id}".encode()).hexdigest()[:24]

@@ -1,0 +1,147 @@
+"""Learning from feedback in real time, and other updates events make.
+
+Outcomes are ordinary tracked events that carry the ``decision_id`` they
+answer (``Product Clicked``, ``Product Added``, ``Order Completed`` ...), so
+any Segment SDK can send them. When one arrives, the collector credits the
+item of that decision in its placement, once per decision and item however
+often the event is retried.
+
+Shows and clicks live in each worker's memory (:class:`ArmStats`) so the
+decide path never waits for a write, and every second a worker adds its
+deltas to shared counters in the online store and reads back the totals, so
+all workers learn from all traffic within about a second.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from shopkeeper.decide.online_rows import ALIAS, CUSTOMERS
+from shopkeeper.decide.online_store import OnlineStore, merge
+
+__all__ = ["DECISIONS", "ArmStats", "apply_consent", "apply_message", "remember"]
+
+DECISIONS = "decision"
+_DECISION_TTL = 7 * 86_400
+
+
+class ArmStats:
+    """Shows and clicks per (placement, item), synced with the online store."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._shows: dict[tuple[str, str], float] = defaultdict(float)
+        self._clicks: dict[tuple[str, str], float] = defaultdict(float)
+        self._pending_shows: dict[tuple[str, str], int] = defaultdict(int)
+        self._pending_clicks: dict[tuple[str, str], int] = defaultdict(int)
+
+    def get(self, placement: str, items: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        with self._lock:
+            shows = [self._shows.get((placement, i), 0.0) for i in items]
+            clicks = [self._clicks.get((placement, i), 0.0) for i in items]
+        return np.array(shows), np.array(clicks)
+
+    def shown(self, placement: str, items: list[str]) -> None:
+        with self._lock:
+            for item in items:
+                self._shows[(placement, item)] += 1
+                self._pending_shows[(placement, item)] += 1
+
+    def clicked(self, placement: str, item: str) -> None:
+        with self._lock:
+            self._clicks[(placement, item)] += 1
+            self._pending_clicks[(placement, item)] += 1
+
+    def sync(self, store: OnlineStore) -> int:
+        """Push local deltas to the shared counters and take back the totals."""
+        with self._lock:
+            shows, self._pending_shows = self._pending_shows, defaultdict(int)
+            clicks, self._pending_clicks = self._pending_clicks, defaultdict(int)
+        totals: dict[tuple[str, str], tuple[int, int]] = {}
+        for arm in set(shows) | set(clicks):
+            name = f"{arm[0]}|{arm[1]}"
+            totals[arm] = (
+                store.incr(f"arm:shows:{name}", shows.get(arm, 0)),
+                store.incr(f"arm:clicks:{name}", clicks.get(arm, 0)),
+            )
+        with self._lock:
+            for arm, (n_shows, n_clicks) in totals.items():
+                # Keep what arrived locally since the swap above.
+                self._shows[arm] = n_shows + self._pending_shows.get(arm, 0)
+                self._clicks[arm] = n_clicks + self._pending_clicks.get(arm, 0)
+        return len(totals)
+
+
+def remember(store: OnlineStore, decision: Any) -> None:
+    """Keep what a decision showed, so its outcome can be credited later."""
+    if not decision.items:
+        return
+    store.write_batch(
+        DECISIONS,
+        [
+            (
+                decision.decision_id,
+                # Nothing about the person: erasure cannot find these by key.
+                {
+                    "placement": decision.placement,
+                    "items": [i["item_id"] for i in decision.items],
+                },
+            )
+        ],
+    )
+
+
+def _credit(store: OnlineStore, arms: ArmStats, props: Mapping[str, Any]) -> bool:
+    decision_id = props.get("decision_id") or props.get("decisionId")
+    if not isinstance(decision_id, str):
+        return False
+    (decision,) = store.read_many(DECISIONS, [decision_id])
+    if not decision:
+        return False
+    item = props.get("product_id") or props.get("item_id") or props.get("productId")
+    item = str(item) if item is not None else decision["items"][0]
+    if item not in decision["items"]:
+        return False
+    # Retried events and repeated clicks credit the item once per decision.
+    if store.incr(f"fb:{decision_id}:{item}", ttl_seconds=_DECISION_TTL) != 1:
+        return False
+    arms.clicked(decision["placement"], item)
+    return True
+
+
+def apply_consent(
+    store: OnlineStore, identifier: str, purpose: str, status: str
+) -> bool:
+    """Make a consent change visible to the next decision (no rebuild needed)."""
+    (alias,) = store.read_many(ALIAS, [identifier])
+    if not alias:
+        return False
+    (doc,) = store.read_many(CUSTOMERS, [alias["customer_id"]])
+    consents = dict((doc or {}).get("consents") or {})
+    consents[purpose] = status
+    merge(store, CUSTOMERS, alias["customer_id"], {"consents": consents})
+    return True
+
+
+def apply_message(
+    store: OnlineStore, arms: ArmStats, message: Mapping[str, Any]
+) -> None:
+    """What one accepted tracking message changes in real time."""
+    if message.get("type", "track") != "track":
+        return
+    props = message.get("properties")
+    if not isinstance(props, Mapping):
+        return
+    if message.get("event") == "Consent Updated":
+        purpose, status = props.get("purpose"), props.get("status")
+        if isinstance(purpose, str) and isinstance(status, str):
+            for key, prefix in (("userId", "user:"), ("anonymousId", "anon:")):
+                if message.get(key):
+                    apply_consent(store, prefix + str(message[key]), purpose, status)
+        return
+    _credit(store, arms, props)

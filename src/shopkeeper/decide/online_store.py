@@ -1,0 +1,219 @@
+"""The online store: one pre-joined row per customer, read in microseconds.
+
+The decide path never queries the warehouse. The build exports what a decision
+needs (profile, segments, recommendations, consents) as one JSON document per
+customer, plus an alias from every identifier to its customer, and the
+collector updates the parts real time needs (consent changes, cart, recent
+views) as events arrive. Counters (frequency caps, bandit clicks and shows)
+are atomic increments so that caps hold under concurrent requests.
+
+Two backends behind one five-method protocol, as Feast does it: embedded
+SQLite (the default: no server, safe across processes in WAL mode) and Redis
+(for many workers on many machines). One contract test suite runs on both.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from contextlib import closing
+from pathlib import Path
+from typing import Any, Protocol
+
+import orjson
+
+from shopkeeper.errors import ConfigError, MissingDependency
+
+__all__ = ["OnlineStore", "RedisStore", "SQLiteStore", "merge", "open_store"]
+
+Doc = dict[str, Any]
+
+
+class OnlineStore(Protocol):
+    """What the decide path may do with the online store, and nothing more."""
+
+    def write_batch(self, view: str, rows: Iterable[tuple[str, Doc]]) -> int:
+        """Replace the documents of these keys; returns how many were written."""
+
+    def read_many(self, view: str, keys: list[str]) -> list[Doc | None]:
+        """The documents of ``keys`` in order (None where a key is missing)."""
+
+    def delete(self, view: str, keys: list[str]) -> int:
+        """Remove these documents (erasure reaches the online store too)."""
+
+    def incr(self, counter: str, by: int = 1, *, ttl_seconds: int | None = None) -> int:
+        """Add to a counter atomically and return its new value; the counter
+        disappears ``ttl_seconds`` after it was created."""
+
+    def close(self) -> None: ...
+
+
+class SQLiteStore:
+    """The embedded default: one SQLite file in WAL mode, shared by processes."""
+
+    _SCHEMA = (
+        "create table if not exists docs (view text, key text, doc blob,"
+        " primary key (view, key)) without rowid",
+        "create table if not exists counters (name text primary key,"
+        " value integer not null, expires real)",
+    )
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._local = threading.local()
+        with closing(self._open()) as db:
+            for statement in self._SCHEMA:
+                db.execute(statement)
+            db.commit()
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        db.execute("pragma journal_mode=wal")
+        db.execute("pragma synchronous=normal")
+        return db
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        # One connection per thread: sqlite3 connections are not thread-safe.
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = self._local.db = self._open()
+        return db
+
+    def write_batch(self, view: str, rows: Iterable[tuple[str, Doc]]) -> int:
+        data = [(view, key, orjson.dumps(doc)) for key, doc in rows]
+        db = self._db
+        db.execute("begin immediate")
+        try:
+            db.executemany("insert or replace into docs values (?, ?, ?)", data)
+        except BaseException:
+            db.execute("rollback")
+            raise
+        db.execute("commit")
+        return len(data)
+
+    def read_many(self, view: str, keys: list[str]) -> list[Doc | None]:
+        if not keys:
+            return []
+        marks = ",".join("?" * len(keys))
+        found = dict(
+            self._db.execute(
+                f"select key, doc from docs where view = ? and key in ({marks})",
+                [view, *keys],
+            ).fetchall()
+        )
+        return [orjson.loads(found[k]) if k in found else None for k in keys]
+
+    def delete(self, view: str, keys: list[str]) -> int:
+        db = self._db
+        db.execute("begin immediate")
+        try:
+            before = db.total_changes
+            db.executemany(
+                "delete from docs where view = ? and key = ?", [(view, k) for k in keys]
+            )
+            removed = db.total_changes - before
+        except BaseException:
+            db.execute("rollback")
+            raise
+        db.execute("commit")
+        return removed
+
+    def incr(self, counter: str, by: int = 1, *, ttl_seconds: int | None = None) -> int:
+        now = time.time()
+        expires = now + ttl_seconds if ttl_seconds is not None else None
+        db = self._db
+        db.execute("begin immediate")
+        try:
+            db.execute(
+                "delete from counters where name = ? and expires <= ?", (counter, now)
+            )
+            (value,) = db.execute(
+                "insert into counters values (?, ?, ?) on conflict(name) do update"
+                " set value = value + excluded.value returning value",
+                (counter, by, expires),
+            ).fetchone()
+        except BaseException:
+            db.execute("rollback")
+            raise
+        db.execute("commit")
+        return int(value)
+
+    def close(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
+
+
+class RedisStore:
+    """Many workers, many machines: documents as strings under ``view:key``."""
+
+    def __init__(self, url: str, *, prefix: str = "sk:") -> None:
+        try:
+            import redis
+        except ImportError:
+            raise MissingDependency(
+                "the Redis online store needs the redis client",
+                hint="pip install 'shopkeeper[redis]'",
+            ) from None
+        self.prefix = prefix
+        self.client = redis.Redis.from_url(url)
+
+    def _key(self, view: str, key: str) -> str:
+        return f"{self.prefix}{view}:{key}"
+
+    def write_batch(self, view: str, rows: Iterable[tuple[str, Doc]]) -> int:
+        n = 0
+        pipe = self.client.pipeline(transaction=False)
+        for key, doc in rows:
+            pipe.set(self._key(view, key), orjson.dumps(doc))
+            n += 1
+            if n % 5_000 == 0:
+                pipe.execute()
+        pipe.execute()
+        return n
+
+    def read_many(self, view: str, keys: list[str]) -> list[Doc | None]:
+        if not keys:
+            return []
+        found = self.client.mget([self._key(view, k) for k in keys])
+        return [orjson.loads(v) if v is not None else None for v in found]
+
+    def delete(self, view: str, keys: list[str]) -> int:
+        if not keys:
+            return 0
+        return int(self.client.delete(*[self._key(view, k) for k in keys]))
+
+    def incr(self, counter: str, by: int = 1, *, ttl_seconds: int | None = None) -> int:
+        name = f"{self.prefix}counter:{counter}"
+        pipe = self.client.pipeline()
+        pipe.incrby(name, by)
+        if ttl_seconds is not None:
+            pipe.expire(name, ttl_seconds, nx=True)
+        value = pipe.execute()[0]
+        return int(value)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def open_store(url: str) -> OnlineStore:
+    """``sqlite:///path/online.sqlite`` (default) or ``redis://host:port/db``."""
+    if url.startswith("sqlite:///"):
+        return SQLiteStore(Path(url.removeprefix("sqlite:///")))
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        return RedisStore(url)
+    raise ConfigError(
+        f"online store URL {url!r} is neither sqlite:///PATH nor redis://HOST:PORT/DB"
+    )
+
+
+def merge(store: OnlineStore, view: str, key: str, patch: Mapping[str, Any]) -> None:
+    """Set top-level fields of one document. Read, then write: the real-time
+    changes that use it (a consent, a cart) come one at a time per customer."""
+    (doc,) = store.read_many(view, [key])
+    store.write_batch(view, [(key, {**(doc or {}), **patch})])

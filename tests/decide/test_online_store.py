@@ -1,0 +1,93 @@
+"""One contract, two online stores: embedded SQLite and a real Redis server."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from shopkeeper.decide.online_store import OnlineStore, merge, open_store
+from shopkeeper.errors import ConfigError
+
+from .online import redis_server
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    with redis_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OnlineStore]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'online.sqlite'}"
+    else:
+        url = request.getfixturevalue("redis_url")
+    opened = open_store(url)
+    if request.param == "redis":
+        opened.client.flushdb()  # type: ignore[attr-defined]
+    yield opened
+    opened.close()
+
+
+def test_documents_round_trip_and_replace(store: OnlineStore) -> None:
+    assert store.write_batch("customer", [("c1", {"a": 1}), ("c2", {"b": [1, 2]})]) == 2
+    assert store.read_many("customer", ["c2", "nobody", "c1"]) == [
+        {"b": [1, 2]},
+        None,
+        {"a": 1},
+    ]
+    store.write_batch("customer", [("c1", {"a": 2})])
+    assert store.read_many("customer", ["c1"]) == [{"a": 2}]
+    # Views are separate namespaces.
+    assert store.read_many("alias", ["c1"]) == [None]
+    assert store.read_many("customer", []) == []
+
+
+def test_merge_sets_top_level_fields(store: OnlineStore) -> None:
+    store.write_batch("customer", [("c1", {"consents": {}, "keep": True})])
+    merge(store, "customer", "c1", {"consents": {"email": "granted"}})
+    merge(store, "customer", "new", {"x": 1})
+    assert store.read_many("customer", ["c1", "new"]) == [
+        {"consents": {"email": "granted"}, "keep": True},
+        {"x": 1},
+    ]
+
+
+def test_delete_removes_documents(store: OnlineStore) -> None:
+    store.write_batch("alias", [("a", {}), ("b", {}), ("c", {})])
+    assert store.delete("alias", ["a", "c", "missing"]) == 2
+    assert store.read_many("alias", ["a", "b", "c"]) == [None, {}, None]
+
+
+def test_counters_are_atomic_under_concurrency(store: OnlineStore) -> None:
+    """Caps rely on this: 8 threads x 50 increments must count 400, not fewer."""
+
+    def bump() -> None:
+        for _ in range(50):
+            store.incr("cap:c1:email:20261125", ttl_seconds=3600)
+
+    threads = [threading.Thread(target=bump) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert store.incr("cap:c1:email:20261125", 0) == 400
+    assert store.incr("other", 5) == 5
+
+
+def test_counters_expire(store: OnlineStore) -> None:
+    import time
+
+    store.incr("short", ttl_seconds=1)
+    assert store.incr("short", 0) == 1
+    time.sleep(2.1)
+    assert store.incr("short", 0) == 0
+
+
+def test_unknown_url_is_refused() -> None:
+    with pytest.raises(ConfigError, match="neither sqlite"):
+        open_store("mysql://x")
