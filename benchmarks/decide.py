@@ -1,0 +1,216 @@
+"""Real-time decision latency: POST /v1/decide at a fixed rate, on loopback.
+
+A real ``shopkeeper serve`` answers from an online store holding every
+customer of the full Complete Journey; a load generator in another process
+sends decisions for random real households (plus some anonymous visitors) at
+a fixed rate, open loop: each request has a scheduled send time and its
+latency is counted from that time, so a server that falls behind is charged
+for the queue it builds (no coordinated omission). Then the rate steps up
+until p99 passes 10 ms or the server cannot keep the rate: the maximum
+sustainable rate.
+
+    python benchmarks/decide.py [--rate 1000] [--seconds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import platform
+import random
+import re
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.collect.server import ADMIN_TOKEN, collect_settings, start_server  # noqa: E402
+
+_LENGTH = re.compile(rb"content-length:\s*(\d+)", re.I)
+CHANNELS = ("web", "app", "web", "app", "kiosk")
+
+
+def _requests(customers: list[str], n: int, seed: int) -> list[bytes]:
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        if rng.random() < 0.1:
+            body = {
+                "anonymous_id": f"visitor-{i}",
+                "channel": "web",
+                "placement": "home",
+            }
+        else:
+            body = {
+                "identifier": rng.choice(customers),
+                "channel": rng.choice(CHANNELS),
+                "placement": rng.choice(("home", "basket", "offers")),
+                "limit": 5,
+            }
+        data = json.dumps(body).encode()
+        out.append(
+            (
+                f"POST /v1/decide HTTP/1.1\r\nHost: bench\r\n"
+                f"Authorization: Bearer {ADMIN_TOKEN}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n"
+            ).encode()
+            + data
+        )
+    return out
+
+
+async def _connection(
+    host: str,
+    port: int,
+    slots: list[tuple[float, bytes]],
+    latencies: list[float],
+    statuses: dict[int, int],
+) -> None:
+    reader, writer = await asyncio.open_connection(host, port)
+    for when, request in slots:
+        delay = when - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        writer.write(request)
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = _LENGTH.search(head)
+        await reader.readexactly(int(length.group(1)) if length else 0)
+        latencies.append(time.perf_counter() - when)
+        status = int(head[9:12])
+        statuses[status] = statuses.get(status, 0) + 1
+    writer.close()
+
+
+def _generate(args: tuple) -> dict:
+    host, port, rate, seconds, connections, customers, seed = args
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    n = int(rate * seconds)
+    requests = _requests(customers, n, seed)
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+
+    async def run() -> float:
+        start = time.perf_counter() + 0.5
+        plan: list[list[tuple[float, bytes]]] = [[] for _ in range(connections)]
+        for i, request in enumerate(requests):
+            plan[i % connections].append((start + i / rate, request))
+        await asyncio.gather(
+            *(_connection(host, port, p, latencies, statuses) for p in plan)
+        )
+        return time.perf_counter() - start
+
+    wall = asyncio.run(run())
+    return {"latencies": latencies, "statuses": statuses, "wall": wall}
+
+
+def _phase(url: str, rate: int, seconds: float, customers: list[str]) -> dict:
+    host, port = url.removeprefix("http://").split(":")
+    connections = max(8, rate // 50)
+    job = (host, int(port), rate, seconds, connections, customers, rate)
+    with mp.get_context("spawn").Pool(1) as pool:
+        (result,) = pool.map(_generate, [job])
+    lat = sorted(result["latencies"])
+    q = statistics.quantiles(lat, n=1000)
+    ok = result["statuses"].get(200, 0)
+    return {
+        "target_rate": rate,
+        "achieved_rate": round(ok / result["wall"]),
+        "requests": len(lat),
+        "non_200": {str(k): v for k, v in result["statuses"].items() if k != 200},
+        "p50_ms": round(q[499] * 1000, 2),
+        "p95_ms": round(q[949] * 1000, 2),
+        "p99_ms": round(q[989] * 1000, 2),
+        "max_ms": round(lat[-1] * 1000, 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=int, default=1000)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--step", type=int, default=250)
+    parser.add_argument(
+        "--warehouse",
+        default=None,
+        help="a built DuckDB file (default: import and build the full data set)",
+    )
+    args = parser.parse_args()
+
+    from shopkeeper.collect import import_completejourney
+    from shopkeeper.decide.online_rows import export_online
+    from shopkeeper.decide.online_store import open_store
+    from shopkeeper.pipeline import STAGES
+    from shopkeeper.server.realtime import online_store_url
+    from shopkeeper.settings import Settings
+    from shopkeeper.warehouse import connect, run_build
+
+    root = Path(tempfile.mkdtemp(prefix="sk-decide-"))
+    settings = collect_settings(root)
+    if args.warehouse:
+        settings = settings.model_copy(
+            update={"warehouse": f"duckdb:///{args.warehouse}"}
+        )
+    else:
+        with connect(settings=settings) as wh:
+            import_completejourney(wh)
+            run_build(wh, STAGES, settings=Settings())
+    store = open_store(online_store_url(settings))
+    with connect(settings=settings, read_only=True) as wh:
+        started = time.perf_counter()
+        counts = export_online(wh, store)
+        export_seconds = time.perf_counter() - started
+        customers = [
+            str(i) for i in wh.execute(wh.table("identity_map").identifier).tolist()
+        ]
+    store.close()
+    print(f"online store: {counts} in {export_seconds:.1f}s")
+
+    server = start_server(settings, root, workers=1)
+    try:
+        phases = [_phase(server.url, args.rate, args.seconds, customers)]
+        rate = args.rate
+        while phases[-1]["p99_ms"] <= 10 and phases[-1]["achieved_rate"] >= 0.97 * rate:
+            rate += args.step
+            phases.append(_phase(server.url, rate, args.seconds, customers))
+    finally:
+        server.stop()
+    sustainable = [
+        p["target_rate"]
+        for p in phases
+        if p["p99_ms"] <= 10 and p["achieved_rate"] >= 0.97 * p["target_rate"]
+    ]
+    print(f"{'rate/s':>8} {'achieved':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
+    for p in phases:
+        print(
+            f"{p['target_rate']:>8} {p['achieved_rate']:>9} {p['p50_ms']:>8} "
+            f"{p['p95_ms']:>8} {p['p99_ms']:>8} {p['non_200'] or ''}"
+        )
+    best = max(sustainable) if sustainable else None
+    print(f"maximum sustainable rate with p99 <= 10 ms: {best} decisions/s")
+    result = {
+        "benchmark": "decide",
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "customers": counts["customer"],
+        "online_export_seconds": round(export_seconds, 2),
+        "phases": phases,
+        "max_sustainable_rate": best,
+    }
+    out = ROOT / "benchmarks" / "results" / "decide.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
