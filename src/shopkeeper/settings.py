@@ -146,6 +146,18 @@ class Settings(BaseSettings):
             "views use SHOPKEEPER_CLEANROOM_MIN_CROWD."
         ),
     )
+    webhook_endpoints: str | None = Field(
+        None,
+        description=(
+            "TOML or JSON file of webhook endpoints (e-mail, SMS, push providers; "
+            "see docs/activate.md). Unset: the server sends no webhooks."
+        ),
+    )
+    webhook_interval_seconds: float = Field(
+        1.0,
+        gt=0,
+        description="How often the server's webhook worker sends due messages.",
+    )
     online_store: str = Field(
         "",
         description=(

@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from shopkeeper.cli import (
+    activate,
     cleanroom,
     collect,
     core,
@@ -43,6 +44,7 @@ app.add_typer(decide.online_app, name="online")
 app.add_typer(cleanroom.app, name="cleanroom")
 app.add_typer(measure.measure_app, name="measure")
 app.add_typer(measure.report_app, name="report")
+app.add_typer(activate.app, name="activate")
 
 
 @app.callback()

@@ -56,6 +56,7 @@ def state_paths(settings: Settings) -> dict[str, Path]:
         "suppression": root / "suppression.sqlite",
         "link_key": root / "link.key",
         "cleanroom": root / "cleanroom.sqlite",
+        "outbox": root / "outbox.sqlite",
     }
 
 
@@ -105,7 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         await eventlog.start()
         app.state.eventlog = eventlog
-        realtime = Realtime(settings)
+        realtime = Realtime(settings, outbox_path=paths["outbox"], eventlog=eventlog)
         app.state.decider = realtime.decider
         app.state.online_store = realtime.store
         app.state.on_accepted = realtime.on_accepted

@@ -8,24 +8,19 @@ loader; off-policy evaluation and the measurement stage read them there.
 
 from __future__ import annotations
 
-import time
 from typing import Any, Literal
 
-import orjson
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from shopkeeper.collect.eventlog import EventLog
-from shopkeeper.collect.logscrub import EXPOSURE_KIND
-from shopkeeper.collect.messages import write_record
 from shopkeeper.decide.decisions import (
     CHANNELS,
     Decider,
-    Decision,
     DecisionRequest,
-    exposure_id,
 )
 from shopkeeper.decide.feedback import remember
+from shopkeeper.server.exposures import exposure_record
 
 __all__ = ["DecideBody", "decide_router"]
 
@@ -52,30 +47,6 @@ class DecideBody(BaseModel):
     context: DecideContext = Field(default_factory=DecideContext)
 
 
-def _exposure_record(decision: Decision, identifier: str | None) -> bytes:
-    now = time.time_ns() // 1000
-    who = decision.customer_id or identifier
-    rows = [
-        {
-            "exposure_id": exposure_id(decision.decision_id, item["item_id"]),
-            "decision_id": decision.decision_id,
-            "identifier": who,
-            "channel": decision.channel,
-            "placement": decision.placement,
-            "item_type": item["item_type"],
-            "item_id": item["item_id"],
-            "rank": item["rank"],
-            "policy": decision.policy,
-            "propensity": item["propensity"],
-            "reason": item["reason"],
-            "exposed_at": now,
-        }
-        for item in decision.items
-    ]
-    header = {"kind": EXPOSURE_KIND, "received_at": now, "source_id": "decide"}
-    return write_record(header, orjson.dumps(rows))
-
-
 def decide_router(require_admin: Any, responses: dict[int | str, Any]) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["decide"], responses=responses)
 
@@ -100,7 +71,7 @@ def decide_router(require_admin: Any, responses: dict[int | str, Any]) -> APIRou
             remember(decider.store, decision)
             anon = f"anon:{body.anonymous_id}" if body.anonymous_id else None
             log: EventLog = request.app.state.eventlog
-            await log.append([_exposure_record(decision, body.identifier or anon)])
+            await log.append([exposure_record(decision, body.identifier or anon)])
         return decision.as_dict()
 
     return router

@@ -1,0 +1,1 @@
+"""Tests of the activate stage: outbox, webhooks, POS files, staff lists."""
