@@ -19,6 +19,7 @@ from shopkeeper.cli import (
     core,
     decide,
     measure,
+    offers,
     privacy,
 )
 from shopkeeper.cli._common import State, err
@@ -44,6 +45,7 @@ app.add_typer(decide.online_app, name="online")
 app.add_typer(cleanroom.app, name="cleanroom")
 app.add_typer(measure.measure_app, name="measure")
 app.add_typer(measure.report_app, name="report")
+app.add_typer(offers.app, name="offers")
 app.add_typer(activate.app, name="activate")
 
 

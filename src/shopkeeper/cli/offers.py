@@ -1,0 +1,171 @@
+"""Uplift models and budgeted offer plans from the terminal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from shopkeeper.cli._common import emit_json, out, progress, table
+
+app = typer.Typer(
+    help="Next best offer: uplift models on Hillstrom and budgeted offer plans.",
+    no_args_is_help=True,
+)
+
+
+@app.command("evaluate-uplift")
+def evaluate_uplift_cmd(
+    outcome: Annotated[
+        str, typer.Option(help="Outcome to model: spend, conversion or visit.")
+    ] = "spend",
+    learners: Annotated[
+        str, typer.Option(help="Comma-separated learner types to compare.")
+    ] = "t_learner,s_learner,x_learner,dr_learner,class_transformation,ensemble",
+    n_boot: Annotated[int, typer.Option(help="Bootstrap replicates.")] = 200,
+    folds: Annotated[int, typer.Option(help="Training folds for the choice.")] = 3,
+    seed: Annotated[int, typer.Option(help="Seeds the bootstrap.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Compare uplift learners on Hillstrom's held-out split, with the policy values."""
+    from shopkeeper.errors import InvalidInput
+    from shopkeeper.offers.hillstrom import OUTCOMES, compare_learners
+
+    if outcome not in OUTCOMES:
+        raise InvalidInput(f"--outcome must be one of {', '.join(OUTCOMES)}")
+    names = tuple(n.strip() for n in learners.split(",") if n.strip())
+    with progress(not as_json) as callback:
+        c = compare_learners(
+            outcome, names, folds=folds, n_boot=n_boot, seed=seed, progress=callback
+        )
+    ev, pv = c.evaluation, c.policies
+    rows: list[dict[str, Any]] = []
+    for name in ev.names:
+        rows.append(
+            {
+                "learner": name,
+                "chosen": name == c.chosen,
+                "cv_qini": c.validation[name],
+                "qini": ev.score(name, "qini").as_dict(),
+                "auuc": ev.score(name, "auuc").as_dict(),
+            }
+        )
+    policies = [{"policy": n, **pv.value(n).as_dict()} for n in pv.names]
+    if as_json:
+        emit_json(
+            {
+                "outcome": outcome,
+                "chosen": c.chosen,
+                "n_train": c.n_train,
+                "n_test": c.n_test,
+                "learners": rows,
+                "policies": policies,
+            }
+        )
+        return
+
+    def span(d: dict[str, float]) -> str:
+        return f"{d['value']:+.4f} [{d['ci_low']:+.4f}, {d['ci_high']:+.4f}]"
+
+    out.print(
+        table(
+            f"Hillstrom {outcome}: {c.n_test:,} held-out customers "
+            f"(* = chosen on the training split)",
+            ["learner", "cv Qini (train)", "Qini (95% CI)", "AUUC (95% CI)"],
+            [
+                [
+                    ("* " if r["chosen"] else "") + r["learner"],
+                    f"{r['cv_qini']:+.4f}",
+                    span(r["qini"]),
+                    span(r["auuc"]),
+                ]
+                for r in rows
+            ],
+        )
+    )
+    out.print(
+        table(
+            f"Policy value, {outcome} per customer (IPS on the test split)",
+            ["policy", "value (95% CI)"],
+            [[p["policy"], span(p)] for p in policies],
+        )
+    )
+
+
+@app.command("plan")
+def plan_cmd(
+    candidates: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV with customer_id, offer_id, incremental_margin, cost "
+            "(and optionally channel per offer_id via --channels)."
+        ),
+    ],
+    budget: Annotated[
+        float | None, typer.Option(help="Total cost allowed (default: none).")
+    ] = None,
+    k: Annotated[int, typer.Option("--k", help="Most offers per customer.")] = 1,
+    cap: Annotated[
+        list[str] | None,
+        typer.Option(help="OFFER=N: at most N customers get OFFER (repeatable)."),
+    ] = None,
+    consent: Annotated[
+        Path | None,
+        typer.Option(help="CSV of customer_id, channel pairs that may be contacted."),
+    ] = None,
+    channels: Annotated[
+        Path | None,
+        typer.Option(help="CSV of offer_id, channel (needed with --consent)."),
+    ] = None,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Write the chosen offers as CSV.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Choose at most K offers per customer to maximize incremental margin (exact)."""
+    import pandas as pd
+
+    from shopkeeper.errors import InvalidInput, NotFound
+    from shopkeeper.offers.allocate import allocate
+
+    def read(path: Path) -> pd.DataFrame:
+        if not path.exists():
+            raise NotFound(f"no such file: {path}")
+        return pd.read_csv(path, dtype={"customer_id": str, "offer_id": str})
+
+    caps: dict[str, int] = {}
+    for item in cap or []:
+        offer, _, count = item.rpartition("=")
+        if not offer or not count.isdigit():
+            raise InvalidInput(f"--cap takes OFFER=N, not {item!r}")
+        caps[offer] = int(count)
+    offer_channels = None
+    if channels is not None:
+        frame = read(channels)
+        offer_channels = dict(
+            zip(
+                frame["offer_id"].astype(str), frame["channel"].astype(str), strict=True
+            )
+        )
+    plan = allocate(
+        read(candidates),
+        budget=budget,
+        max_per_customer=k,
+        caps=caps,
+        consent=read(consent) if consent is not None else None,
+        offer_channels=offer_channels,
+    )
+    if out_file is not None:
+        plan.assignments.to_csv(out_file, index=False)
+    summary = plan.summary()
+    if as_json:
+        emit_json(summary)
+        return
+    out.print(
+        table(
+            "Offer plan",
+            ["figure", "value"],
+            [[key.replace("_", " "), value] for key, value in summary.items()],
+        )
+    )

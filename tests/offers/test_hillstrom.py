@@ -1,0 +1,75 @@
+"""The bundled Hillstrom copy, its encoding, the hashed split and the comparison."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from shopkeeper.errors import InvalidInput
+from shopkeeper.offers.hillstrom import (
+    ARMS,
+    compare_learners,
+    hillstrom_experiment,
+    load_hillstrom,
+    split,
+)
+
+
+def test_bundled_copy_has_the_published_arms_and_rates() -> None:
+    frame = load_hillstrom()
+    assert len(frame) == 64_000
+    data = hillstrom_experiment(frame)
+    assert np.bincount(data.treatment).tolist() == [21306, 21307, 21387]
+    rates = {
+        o: [data.y(o)[data.treatment == a].mean() for a in range(3)]
+        for o in ("visit", "conversion", "spend")
+    }
+    # data/hillstrom/README.md, in arm order No / Mens / Womens.
+    assert rates["visit"] == pytest.approx([0.1062, 0.1828, 0.1514], abs=1e-4)
+    assert rates["conversion"] == pytest.approx([0.00573, 0.01253, 0.00884], abs=1e-5)
+    assert rates["spend"] == pytest.approx([0.653, 1.423, 1.077], abs=1e-3)
+    assert data.X.shape == (64_000, len(data.feature_names))
+    assert data.arms == ARMS
+
+
+def test_split_is_deterministic_disjoint_and_stratified() -> None:
+    data = hillstrom_experiment()
+    train, test = split(data, 0.3)
+    again_train, _ = split(data, 0.3)
+    assert np.array_equal(train.row, again_train.row)
+    assert not set(train.row) & set(test.row)
+    assert len(train) + len(test) == len(data)
+    assert np.allclose(test.arm_shares(), data.arm_shares(), atol=1e-4)
+    assert len(test) == pytest.approx(0.3 * len(data), abs=2)
+    other_train, _ = split(data, 0.3, salt=5)
+    assert not np.array_equal(train.row, other_train.row)
+
+
+def test_unknown_outcome_and_bad_share_are_refused() -> None:
+    data = hillstrom_experiment()
+    with pytest.raises(InvalidInput, match="unknown outcome 'revenue'"):
+        data.y("revenue")
+    with pytest.raises(InvalidInput, match="test_share"):
+        split(data, 1.0)
+
+
+def test_comparison_on_a_subsample() -> None:
+    sample = hillstrom_experiment().subset(slice(0, 9000))
+    c = compare_learners(
+        "visit", ("t_learner", "s_learner"), experiment=sample, folds=2, n_boot=20
+    )
+    assert c.chosen in ("t_learner", "s_learner")
+    assert c.chosen == max(c.validation, key=lambda n: c.validation[n])
+    assert c.evaluation.offers == ARMS[1:]
+    assert set(c.validation_policy) == {
+        "t_learner",
+        "s_learner",
+        *(f"everyone: {arm}" for arm in ARMS),
+    }
+    # Sending everyone arm a is valued at arm a's test mean, exactly.
+    y = sample.y("visit")
+    _, test = split(sample)
+    for code, arm in enumerate(ARMS):
+        value = c.policies.value(f"everyone: {arm}").value
+        assert value == pytest.approx(test.y("visit")[test.treatment == code].mean())
+    assert 0 < c.policies.value("uplift policy").value < y.max()
