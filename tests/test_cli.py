@@ -51,7 +51,12 @@ def test_import_then_build_with_json(tmp_path: Path) -> None:
     assert all(t["inserted"] == t["updated"] == 0 for t in again["tables"])
     result = run(tmp_path, "build", "--as-of", "2017-07-01", "--json")
     stages = json.loads(result.output)
-    assert [s["stage"] for s in stages] == ["identity", "profiles", "recommend"]
+    assert [s["stage"] for s in stages] == [
+        "identity",
+        "profiles",
+        "segments",
+        "recommend",
+    ]
     rfm = json.loads(run(tmp_path, "tables", "--json").output)
     assert rfm["profiles_rfm"] > 0
 

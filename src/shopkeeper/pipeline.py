@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from shopkeeper import identity, profiles, recommend
+from shopkeeper import identity, profiles, recommend, segments
 from shopkeeper.warehouse import Stage
 
 __all__ = ["STAGES"]
 
-STAGES: tuple[Stage, ...] = (identity.STAGE, profiles.STAGE, recommend.STAGE)
+STAGES: tuple[Stage, ...] = (
+    identity.STAGE,
+    profiles.STAGE,
+    segments.STAGE,
+    recommend.STAGE,
+)
 """Every build stage; the graph orders them by their declared tables."""

@@ -21,6 +21,7 @@ from shopkeeper.cli import (
     measure,
     offers,
     privacy,
+    segment,
 )
 from shopkeeper.cli._common import State, err
 from shopkeeper.errors import ShopkeeperError
@@ -42,6 +43,7 @@ app.add_typer(collect.sources_app, name="sources")
 app.add_typer(collect.collect_app, name="collect")
 app.add_typer(privacy.privacy_app, name="privacy")
 app.add_typer(decide.online_app, name="online")
+app.add_typer(segment.app, name="segment")
 app.add_typer(cleanroom.app, name="cleanroom")
 app.add_typer(measure.measure_app, name="measure")
 app.add_typer(measure.report_app, name="report")

@@ -29,6 +29,7 @@ from shopkeeper.model.profiles import (
 )
 from shopkeeper.model.recommend import RECOMMEND_PERSONAL_TOP
 from shopkeeper.model.schema import TableSpec
+from shopkeeper.model.segments import SEGMENTS_DEFINITIONS, SEGMENTS_MEMBERS
 
 __all__ = [
     "CAMPAIGNS",
@@ -56,6 +57,8 @@ __all__ = [
     "PROFILES_RFM",
     "PROMOTIONS",
     "RECOMMEND_PERSONAL_TOP",
+    "SEGMENTS_DEFINITIONS",
+    "SEGMENTS_MEMBERS",
     "STORES",
     "TABLES",
     "TableSpec",
@@ -91,6 +94,8 @@ TABLES: dict[str, TableSpec] = {
         PROFILES_FEATURES,
         RECOMMEND_PERSONAL_TOP,
         MEASURE_HOLDOUTS,
+        SEGMENTS_DEFINITIONS,
+        SEGMENTS_MEMBERS,
     )
 }
 """Every table Shopkeeper knows, by name; the warehouse creates them from here."""

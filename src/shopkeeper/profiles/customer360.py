@@ -179,6 +179,17 @@ def _by_customer(
     return _rows(wh, mine.drop("customer_id"))
 
 
+def _segments(wh: Warehouse, who: Customer) -> list[dict[str, Any]]:
+    """The segments the customer is in now (open memberships), by name."""
+    if not wh.exists("segments_members"):
+        return []
+    t = wh.table("segments_members")
+    mine = t.filter((t.customer_id == who.customer_id) & t.exited_at.isnull())
+    return _rows(
+        wh, mine.select("segment", "version", "entered_at").order_by("segment")
+    )
+
+
 def customer_view(wh: Warehouse, identifier: str) -> dict[str, Any]:
     """Identifiers, traits, computed profile and lifetime value, segments,
     recommendations and current consents."""
@@ -194,7 +205,7 @@ def customer_view(wh: Warehouse, identifier: str) -> dict[str, Any]:
         "profile": profile[-1] if profile else None,
         "lifetime_value": value[-1] if value else None,
         "departments": _by_customer(wh, "profiles_departments", who, "rank"),
-        "segments": _by_customer(wh, "segment_members", who, "segment"),
+        "segments": _segments(wh, who),
         "recommendations": _by_customer(wh, "recommend_personal_top", who, "rank"),
         "consents": current_consents(wh, who),
     }

@@ -36,6 +36,7 @@ from shopkeeper.server.preferences import preferences_router
 from shopkeeper.server.privacy_api import privacy_router
 from shopkeeper.server.profiles_api import profiles_router
 from shopkeeper.server.realtime import Realtime
+from shopkeeper.server.segments_api import segments_router
 from shopkeeper.settings import Settings, load_settings
 from shopkeeper.trust.links import LinkSigner
 from shopkeeper.trust.requests import PrivacyRequests
@@ -144,6 +145,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(privacy_router(require_admin, admin_errors))
     app.include_router(preferences_router(require_admin, admin_errors))
     app.include_router(decide_router(require_admin, admin_errors))
+    app.include_router(segments_router(require_admin, admin_errors))
     # Partner keys only: never the admin token, never a write key.
     app.include_router(
         cleanroom_router(
