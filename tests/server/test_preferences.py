@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 import shutil
+import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -136,3 +137,55 @@ def test_forget_me_files_an_audited_request(server: Server, household: str) -> N
     assert status["type"] == "delete"
     assert status["requested_by"] == "preference_link"
     assert status["status"] == "pending"  # this server runs no loader thread
+
+
+def test_revoking_on_the_page_stops_email_exports_and_decisions_within_a_second(
+    built_path: Path, tmp_path: Path
+) -> None:
+    """The issue's promise, end to end: a shopper says no to e-mail on the
+    preference page; within a second no e-mail decision and no e-mail export
+    includes them. (The e-mail consents are generated: The Complete Journey
+    has none; the household, its baskets and segment are real.)"""
+    from shopkeeper.decide.online_rows import export_online
+    from shopkeeper.decide.online_store import open_store
+    from shopkeeper.pipeline import STAGES
+    from shopkeeper.segments import create_segment, export_members
+    from shopkeeper.server.realtime import online_store_url
+    from shopkeeper.settings import Settings
+    from shopkeeper.warehouse import run_build
+
+    shutil.copy(built_path, tmp_path / "wh.duckdb")
+    settings = collect_settings(tmp_path)
+    with connect(settings=settings) as wh:
+        household = str(wh.execute(wh.table("orders").identifier.min()))
+        create_segment(wh, "shoppers", "frequency >= 1")
+        run_build(wh, STAGES, ["segments"], settings=Settings())
+        store = open_store(online_store_url(settings))
+        export_online(wh, store)
+        store.close()
+
+    def exported() -> set[str]:
+        with connect(settings=settings, read_only=True) as wh:
+            export_members(wh, "shoppers", tmp_path / "x.csv", purpose="email")
+        lines = (tmp_path / "x.csv").read_text().splitlines()[1:]
+        return {line.split(",")[0] for line in lines}
+
+    with running_server(settings, tmp_path) as server:
+        path = _link(server, household)
+        with httpx.Client(base_url=server.url) as client:
+            csrf = _csrf(client.get(path).text)
+            client.post(path, data={"csrf": csrf, "email": "granted"})
+            body = {"identifier": household, "channel": "email", "placement": "news"}
+            sent = client.post("/v1/decide", json=body, headers=ADMIN).json()
+            assert sent["items"], sent
+            customer = sent["customer_id"]
+            assert customer in exported()
+            started = time.monotonic()
+            client.post(path, data={"csrf": csrf, "email": "revoked"})
+            body["placement"] = (
+                "news-2"  # a new placement: the daily cap is per channel
+            )
+            refused = client.post("/v1/decide", json=body, headers=ADMIN).json()
+            assert refused["refused"] == "no email consent granted"
+            assert customer not in exported()
+            assert time.monotonic() - started < 1.0
