@@ -90,7 +90,11 @@ def customer_card(wh: Warehouse, customer_id: str | None = None) -> dict[str, An
     if profile.empty:
         raise NotFound(f"no profile for customer {customer_id!r}")
     deps = wh.table("profiles_departments")
-    recs = wh.table("recommend_personal_top")
+    # The learned recommender when the build produced it, else the baseline.
+    name = (
+        "recommendations" if wh.count("recommendations") else "recommend_personal_top"
+    )
+    recs = wh.table(name)
     products = wh.table("products")
     recs = recs.filter(recs.customer_id == customer_id).left_join(
         products, recs.product_id == products.product_id

@@ -16,8 +16,9 @@ from ..conftest import duckdb_url, snapshot
 
 def test_plan_orders_by_declared_tables() -> None:
     order = [s.name for s in plan(list(reversed(STAGES)))]
-    assert order[0] == "identity"  # both later stages read identity_map
-    assert sorted(order[1:]) == ["profiles", "recommend"]
+    assert order[0] == "identity"  # every later stage reads identity_map
+    assert order.index("profiles") < order.index("segments")  # segments read profiles
+    assert sorted(order[1:]) == ["profiles", "recommend", "segments"]
     assert [s.name for s in plan(STAGES, ["recommend", "identity"])] == [
         "identity",
         "recommend",
@@ -57,7 +58,7 @@ def test_building_twice_gives_identical_tables(
     results = run_build(wh, STAGES, settings=Settings())
     after = snapshot(wh)
     wh.close()
-    assert [r.stage for r in results] == ["identity", "profiles", "recommend"]
+    assert [r.stage for r in results] == [s.name for s in plan(STAGES)]
     assert before.keys() == after.keys()
     for name in before:
         assert before[name].equals(after[name]), name

@@ -18,6 +18,7 @@ from shopkeeper.cli import (
     collect,
     core,
     decide,
+    evaluate,
     measure,
     offers,
     privacy,
@@ -49,6 +50,7 @@ app.add_typer(measure.measure_app, name="measure")
 app.add_typer(measure.report_app, name="report")
 app.add_typer(offers.app, name="offers")
 app.add_typer(activate.app, name="activate")
+app.add_typer(evaluate.app, name="evaluate")
 
 
 @app.callback()

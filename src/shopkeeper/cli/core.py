@@ -306,7 +306,7 @@ def _print_quickstart(report: Any) -> None:
     )
     out.print(
         table(
-            "Recommended for the next trip (personal top frequency)",
+            "Recommended for the next trip",
             ["#", "product", "department", "type", "why"],
             [
                 [

@@ -27,13 +27,18 @@ from shopkeeper.model.profiles import (
     PROFILES_FEATURES,
     PROFILES_RFM,
 )
-from shopkeeper.model.recommend import RECOMMEND_PERSONAL_TOP
+from shopkeeper.model.recommend import (
+    COMPLEMENTS,
+    RECOMMEND_PERSONAL_TOP,
+    RECOMMENDATIONS,
+)
 from shopkeeper.model.schema import TableSpec
 from shopkeeper.model.segments import SEGMENTS_DEFINITIONS, SEGMENTS_MEMBERS
 
 __all__ = [
     "CAMPAIGNS",
     "CAMPAIGN_MEMBERS",
+    "COMPLEMENTS",
     "CONSENTS",
     "COUPONS",
     "COUPON_REDEMPTIONS",
@@ -56,6 +61,7 @@ __all__ = [
     "PROFILES_FEATURES",
     "PROFILES_RFM",
     "PROMOTIONS",
+    "RECOMMENDATIONS",
     "RECOMMEND_PERSONAL_TOP",
     "SEGMENTS_DEFINITIONS",
     "SEGMENTS_MEMBERS",
@@ -93,6 +99,8 @@ TABLES: dict[str, TableSpec] = {
         PROFILES_CLV,
         PROFILES_FEATURES,
         RECOMMEND_PERSONAL_TOP,
+        RECOMMENDATIONS,
+        COMPLEMENTS,
         MEASURE_HOLDOUTS,
         SEGMENTS_DEFINITIONS,
         SEGMENTS_MEMBERS,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from shopkeeper.model.schema import TableSpec
 
-__all__ = ["RECOMMEND_PERSONAL_TOP"]
+__all__ = ["COMPLEMENTS", "RECOMMENDATIONS", "RECOMMEND_PERSONAL_TOP"]
 
 RECOMMEND_PERSONAL_TOP = TableSpec(
     name="recommend_personal_top",
@@ -25,5 +25,43 @@ RECOMMEND_PERSONAL_TOP = TableSpec(
     key=("customer_id", "rank"),
     required=("product_id", "score", "reason"),
     subject="customer_id",
+    stage="recommend",
+)
+
+RECOMMENDATIONS = TableSpec(
+    name="recommendations",
+    doc=(
+        "Shopkeeper's next-basket recommendations: each customer's products for "
+        "the next trip, best first, with the model's score and a short reason "
+        "a person can read (their cycle, a coupon, a promotion, a pairing)."
+    ),
+    columns={
+        "customer_id": "string",
+        "rank": "int32",
+        "product_id": "string",
+        "score": "float64",
+        "reason": "string",
+    },
+    key=("customer_id", "rank"),
+    required=("product_id", "score", "reason"),
+    subject="customer_id",
+    stage="recommend",
+)
+
+COMPLEMENTS = TableSpec(
+    name="complements",
+    doc=(
+        "Complete the basket: for each product, the products most often added "
+        "with it, ranked by co-purchase lift smoothed against chance pairings."
+    ),
+    columns={
+        "product_id": "string",
+        "rank": "int32",
+        "complement_id": "string",
+        "lift": "float64",
+        "baskets_together": "int64",
+    },
+    key=("product_id", "rank"),
+    required=("complement_id", "lift"),
     stage="recommend",
 )

@@ -206,7 +206,14 @@ def customer_view(wh: Warehouse, identifier: str) -> dict[str, Any]:
         "lifetime_value": value[-1] if value else None,
         "departments": _by_customer(wh, "profiles_departments", who, "rank"),
         "segments": _segments(wh, who),
-        "recommendations": _by_customer(wh, "recommend_personal_top", who, "rank"),
+        "recommendations": _by_customer(
+            wh,
+            "recommendations"
+            if wh.exists("recommendations")
+            else "recommend_personal_top",
+            who,
+            "rank",
+        ),
         "consents": current_consents(wh, who),
     }
 

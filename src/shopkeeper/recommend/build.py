@@ -1,28 +1,241 @@
-"""Build the recommend stage: the personal top-frequency baseline."""
+"""Build the recommend stage: the P-TopFreq baseline, the ranker and complements.
+
+The ranker learns from each customer's latest basket (features from the baskets
+before it), then scores every customer for a trip on the as-of day with
+features from all their baskets, and says why in words.
+"""
 
 from __future__ import annotations
 
-from shopkeeper import model
-from shopkeeper.profiles import default_as_of, purchase_lines
-from shopkeeper.recommend.personal_top import personal_top
-from shopkeeper.warehouse import BuildContext, Stage
+import datetime as dt
+import logging
 
-__all__ = ["STAGE", "build"]
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import scipy.sparse as sp
+
+from shopkeeper.errors import InvalidInput
+from shopkeeper.model.recommend import (
+    COMPLEMENTS,
+    RECOMMEND_PERSONAL_TOP,
+    RECOMMENDATIONS,
+)
+from shopkeeper.profiles import default_as_of, purchase_lines
+from shopkeeper.recommend.complements import CoPurchase
+from shopkeeper.recommend.context import load_context
+from shopkeeper.recommend.features import (
+    FEATURES,
+    last_baskets,
+    main_store,
+)
+from shopkeeper.recommend.history import Baskets, Phase, load_baskets
+from shopkeeper.recommend.personal_top import personal_top
+from shopkeeper.recommend.ranker import Ranker
+from shopkeeper.recommend.tifuknn import TifuParams
+from shopkeeper.warehouse import BuildContext, Stage, Warehouse
+
+__all__ = ["STAGE", "build", "complements_table", "reason", "recommend"]
+
+TIFU = TifuParams(groups=7, within_decay=0.8, group_decay=0.8, alpha=0.4, neighbors=900)
+"""TIFU-KNN settings the evaluation tuned on Complete Journey validation baskets."""
+COMPLEMENTS_PER_PRODUCT = 10
+_EMPTY_RECS = {
+    "customer_id": pa.string(),
+    "rank": pa.int32(),
+    "product_id": pa.string(),
+    "score": pa.float64(),
+    "reason": pa.string(),
+}
+_EMPTY_PAIRS = {
+    "product_id": pa.string(),
+    "rank": pa.int32(),
+    "complement_id": pa.string(),
+    "lift": pa.float64(),
+    "baskets_together": pa.int64(),
+}
+log = logging.getLogger(__name__)
+
+
+def _phases(baskets: Baskets, as_of: dt.date) -> tuple[Phase, Phase]:
+    """Train on each customer's last basket; serve a trip on the as-of day."""
+    last = baskets.first[1:] - 1
+    start = baskets.first[:-1]
+    train = Phase(baskets, start, last, last)
+    day = (dt.datetime.combine(as_of, dt.time()) - dt.datetime(1970, 1, 1)).days
+    latest = int(np.argmax(baskets.day))
+    week = int(baskets.week[latest] + (day - baskets.day[latest]) // 7)
+    n = baskets.n_users
+    serve = Phase(
+        baskets,
+        start,
+        last + 1,
+        last,
+        when=np.full(n, float(day)),
+        week=np.full(n, week, dtype=np.int32),
+    )
+    return train, serve
+
+
+def recommend(wh: Warehouse, as_of: dt.date, k: int) -> tuple[pa.Table, pa.Table]:
+    """Every customer's top ``k`` with reasons, and the complements table."""
+    baskets = load_baskets(wh, as_of=as_of, min_baskets=1, max_baskets=10**9)
+    train, serve = _phases(baskets, as_of)
+    store_weeks = pd.concat(
+        pd.DataFrame({"store": main_store(p), "week": p.target_week()})
+        for p in (train, serve)
+    ).drop_duplicates()
+    ctx = load_context(wh, baskets, store_weeks)
+    ranker = Ranker(ctx, TIFU)
+    ranker.fit(train, baskets.shifted(1))
+    got = ranker.scores(serve)
+    assert got.score is not None
+    order = np.lexsort((got.items, -got.score, got.users))
+    users, items, score = got.users[order], got.items[order], got.score[order]
+    first = np.searchsorted(users, np.arange(serve.n_users))
+    pos = np.arange(len(users)) - first[users]
+    keep = pos < k
+    users, items, score, pos = users[keep], items[keep], score[keep], pos[keep]
+    x, sig = got.x[order][keep], got.signals
+    names = _labels(wh, baskets)
+    need = (
+        (x[:, FEATURES.index("baskets_with_item")] == 0)
+        & (x[:, FEATURES.index("copurchase")] > 0)
+        & (x[:, FEATURES.index("coupon_in_hand")] == 0)
+        & (x[:, FEATURES.index("on_promotion")] == 0)
+    )
+    partner = np.full(len(users), -1, dtype=np.int64)
+    partner[need] = _partners(sig.lift, last_baskets(serve), users[need], items[need])
+    reasons = [
+        reason(dict(zip(FEATURES, row, strict=True)), names[p] if p >= 0 else None)
+        for row, p in zip(x.tolist(), partner, strict=True)
+    ]
+    recs = pa.table(
+        {
+            "customer_id": baskets.customers[users].astype(str),
+            "rank": (pos + 1).astype(np.int32),
+            "product_id": baskets.items[items].astype(str),
+            "score": score.astype(np.float64).round(6),
+            "reason": reasons,
+        }
+    )
+    return recs, complements_table(sig.lift, baskets.items)
+
+
+def _partners(
+    lift: CoPurchase, last: sp.csr_matrix, users: np.ndarray, items: np.ndarray
+) -> np.ndarray:
+    """For each pair, the item of the last basket with the highest lift to it."""
+    out = np.full(len(users), -1, dtype=np.int64)
+    into = lift.lift.T.tocsr()
+    for n, (u, i) in enumerate(zip(users, items, strict=True)):
+        held = last.indices[last.indptr[u] : last.indptr[u + 1]]
+        lo, hi = into.indptr[i], into.indptr[i + 1]
+        cols, vals = into.indices[lo:hi], into.data[lo:hi]
+        hit = np.isin(cols, held)
+        if hit.any():
+            out[n] = cols[hit][int(np.argmax(vals[hit]))]
+    return out
+
+
+def _labels(wh: Warehouse, baskets: Baskets) -> np.ndarray:
+    """A short name per item: its name, else its product type, else its id."""
+    # A copy: the Series would otherwise share (and overwrite) baskets.items.
+    names = pd.Series(baskets.items.copy(), index=baskets.items, dtype=object)
+    if wh.exists("products"):
+        products = wh.to_arrow(
+            wh.table("products").select("product_id", "name", "product_type")
+        ).to_pandas()
+        products = products[products.product_id.isin(names.index)]
+        label = products.name.fillna(products.product_type.str.lower())
+        label = label.fillna(products.product_id)
+        names[products.product_id.to_numpy()] = label.to_numpy()
+    return names.to_numpy(object)
+
+
+def reason(f: dict[str, float], partner: str | None) -> str:
+    """One plain sentence for why an item is recommended, from its features."""
+    count, since, cycle = (
+        f["baskets_with_item"],
+        f["days_since_item"],
+        f["item_cycle_days"],
+    )
+    if f["coupon_in_hand"] > 0:
+        return "you have a coupon for this"
+    if count >= 2 and np.isfinite(cycle):
+        every = (
+            f"{round(cycle / 7)} weeks"
+            if cycle >= 14
+            else f"{max(round(cycle), 1)} days"
+        )
+        return f"you buy this about every {every}; last bought {round(since)} days ago"
+    if f["on_promotion"] > 0:
+        return "on promotion this week in your store"
+    if count == 1:
+        return f"you bought this once, {round(since)} days ago"
+    if partner is not None and f["copurchase"] > 0:
+        return f"often bought with {partner}"
+    return "popular with shoppers like you"
+
+
+def complements_table(lift: CoPurchase, item_ids: np.ndarray) -> pa.Table:
+    """Each product's top complements by smoothed lift (seen together twice+)."""
+    matrix = lift.lift.tocsr()
+    together = lift.cooccur.tocsr()
+    src, rank, dst, value, count = [], [], [], [], []
+    for i in range(matrix.shape[0]):
+        lo, hi = matrix.indptr[i], matrix.indptr[i + 1]
+        cols, vals = matrix.indices[lo:hi], matrix.data[lo:hi]
+        pairs = together.data[lo:hi]
+        ok = pairs >= 2
+        cols, vals, pairs = cols[ok], vals[ok], pairs[ok]
+        top = np.lexsort((cols, -vals))[:COMPLEMENTS_PER_PRODUCT]
+        src.extend([i] * len(top))
+        rank.extend(range(1, len(top) + 1))
+        dst.extend(cols[top].tolist())
+        value.extend(vals[top].tolist())
+        count.extend(pairs[top].tolist())
+    return pa.table(
+        {
+            "product_id": item_ids[np.asarray(src, dtype=np.int64)].astype(str),
+            "rank": np.asarray(rank, dtype=np.int32),
+            "complement_id": item_ids[np.asarray(dst, dtype=np.int64)].astype(str),
+            "lift": np.round(np.asarray(value, dtype=np.float64), 4),
+            "baskets_together": np.asarray(count, dtype=np.int64),
+        }
+    )
 
 
 def build(ctx: BuildContext) -> None:
-    """Rewrite recommend_personal_top from purchases before ``ctx.as_of``."""
+    """Rewrite recommend_personal_top, recommendations and complements."""
     wh = ctx.wh
     as_of = ctx.as_of or default_as_of(wh)
-    ctx.step("recommend: personal top", 0, 1)
     k = ctx.settings.recommendations_per_customer
-    wh.write(model.RECOMMEND_PERSONAL_TOP, personal_top(purchase_lines(wh, as_of), k=k))
+    ctx.step("recommend: personal top", 0, 3)
+    wh.write(RECOMMEND_PERSONAL_TOP, personal_top(purchase_lines(wh, as_of), k=k))
+    ctx.step("recommend: ranker", 1, 3)
+    try:
+        recs, pairs = recommend(wh, as_of, k)
+    except InvalidInput:
+        # No basket holds a product bought often enough to learn from: write
+        # empty tables rather than fail the whole build of a brand-new shop.
+        log.warning("recommend: too few orders to train on; tables left empty")
+        recs = pa.table({c: pa.array([], t) for c, t in _EMPTY_RECS.items()})
+        pairs = pa.table({c: pa.array([], t) for c, t in _EMPTY_PAIRS.items()})
+    ctx.step("recommend: write", 2, 3)
+    wh.write(RECOMMENDATIONS, wh.stage_arrow("_tmp_recommend_recommendations", recs))
+    wh.write(COMPLEMENTS, wh.stage_arrow("_tmp_recommend_complements", pairs))
+    ctx.step("recommend: done", 3, 3)
 
 
 STAGE = Stage(
     name="recommend",
     inputs=("orders", "order_lines", "identity_map"),
-    outputs=(model.RECOMMEND_PERSONAL_TOP,),
+    outputs=(RECOMMEND_PERSONAL_TOP, RECOMMENDATIONS, COMPLEMENTS),
     run=build,
-    doc="Each customer's most frequently bought products (P-TopFreq baseline).",
+    doc=(
+        "Next-basket recommendations with reasons (LightGBM over habit, "
+        "co-purchase, promotion and coupon features), complements by lift, "
+        "and the P-TopFreq baseline."
+    ),
 )

@@ -1,0 +1,95 @@
+"""``shopkeeper evaluate``: offline evaluation of the models on real baskets."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from shopkeeper.cli._common import emit_json, open_warehouse, out, progress_bar, table
+
+__all__ = ["app", "print_evaluation"]
+
+app = typer.Typer(help="Measure the models offline on your own orders.")
+
+COLUMNS = (
+    "recall@10",
+    "recall@20",
+    "ndcg@10",
+    "ndcg@20",
+    "phr@10",
+    "repeat_recall@10",
+    "explore_recall@10",
+)
+
+SHORT = ("R@10", "R@20", "N@10", "N@20", "PHR@10", "rep R@10", "exp R@10")
+
+
+@app.command("recommend")
+def recommend_cmd(
+    ctx: typer.Context,
+    orders: Annotated[
+        Path | None,
+        typer.Option(
+            help="Evaluate an orders CSV (docs/import.md layout) instead of the "
+            "warehouse; it is imported into a temporary warehouse first."
+        ),
+    ] = None,
+    methods: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--method",
+            help="A method to run (repeat); default all: G-TopFreq, P-TopFreq, "
+            "GP-TopFreq, TIFU-KNN, ALS, Shopkeeper.",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Next-basket recommenders side by side (protocol: docs/recommend.md)."""
+    from shopkeeper.recommend.evaluate import evaluate
+
+    with progress_bar(not as_json) as progress:
+        if orders is None:
+            with open_warehouse(ctx) as wh:
+                run = evaluate(wh, methods, progress=progress)
+        else:
+            from shopkeeper.collect.csvfile import import_csv
+            from shopkeeper.warehouse import connect
+
+            with tempfile.TemporaryDirectory() as folder:
+                wh = connect(f"duckdb:///{folder}/orders.duckdb")
+                try:
+                    import_csv(wh, "orders", orders, progress=progress)
+                    run = evaluate(wh, methods, progress=progress)
+                finally:
+                    wh.close()
+    if as_json:
+        emit_json(run.as_dict())
+    else:
+        print_evaluation(run)
+
+
+def print_evaluation(run: Any) -> None:
+    """The methods as one table (R = Recall, N = NDCG, rep/exp = repeat and
+    explore items), then the complements hit rates."""
+    rows = [
+        [r.method, *[round(r.metrics.get(c, 0.0), 4) for c in COLUMNS]]
+        + [round(r.tune_seconds, 1), round(r.train_score_seconds, 1)]
+        for r in run.results
+    ]
+    out.print(
+        table(
+            f"Next basket: {run.households:,} households, {run.items:,} items, "
+            f"{run.baskets:,} baskets",
+            ["method", *SHORT, "tune s", "run s"],
+            [[r[0], *[f"{v:.4f}" for v in r[1:8]], *r[8:]] for r in rows],
+        )
+    )
+    c = run.complements
+    out.print(
+        f"Complements, hidden test item hit@10 over {int(c['cases']):,} baskets: "
+        f"lift {c['lift_hit@10']:.4f}, co-count {c['cocount_hit@10']:.4f}, "
+        f"popularity {c['popularity_hit@10']:.4f}"
+    )

@@ -1,0 +1,59 @@
+"""No leakage: the features of a trip use only the baskets before it."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+
+from shopkeeper.recommend.context import load_context
+from shopkeeper.recommend.features import main_store
+from shopkeeper.recommend.history import Baskets, load_baskets
+from shopkeeper.recommend.ranker import RankerParams, scored_candidates
+from shopkeeper.recommend.tifuknn import TifuParams
+from shopkeeper.warehouse import Warehouse
+
+TIFU = TifuParams(groups=3, within_decay=0.8, group_decay=0.8, alpha=0.5, neighbors=20)
+
+
+def _shuffled_future(baskets: Baskets, since: np.ndarray) -> Baskets:
+    """Every basket from ``since[u]`` on gets other, randomly drawn items."""
+    rng = np.random.default_rng(7)
+    indices = baskets.indices.copy()
+    for u, start in enumerate(since):
+        lo, hi = baskets.indptr[start], baskets.indptr[baskets.first[u + 1]]
+        indices[lo:hi] = rng.choice(baskets.n_items, hi - lo)
+    return dataclasses.replace(baskets, indices=indices)
+
+
+def test_shuffling_the_future_leaves_features_unchanged(built: Warehouse) -> None:
+    baskets = load_baskets(built)
+    valid = baskets.phase("valid")
+    store_weeks = pd.DataFrame(
+        {"store": main_store(valid), "week": baskets.week[valid.target]}
+    )
+    ctx = load_context(built, baskets, store_weeks)
+    users, items, x = scored_candidates(valid, TIFU, ctx, RankerParams())
+    # Validation and test baskets are the future of the validation phase.
+    changed = _shuffled_future(baskets, valid.target)
+    assert not np.array_equal(changed.indices, baskets.indices)
+    again = dataclasses.replace(valid, baskets=changed)
+    users2, items2, x2 = scored_candidates(again, TIFU, ctx, RankerParams())
+    assert np.array_equal(users, users2) and np.array_equal(items, items2)
+    np.testing.assert_array_equal(x, x2)
+    assert x.shape[0] > 1000 and np.isfinite(x[:, 0]).all()
+
+
+def test_test_phase_features_see_the_validation_basket(built: Warehouse) -> None:
+    # The converse, so the test above cannot pass vacuously: the test phase's
+    # history includes the validation basket, and its features change with it.
+    baskets = load_baskets(built)
+    test = baskets.phase("test")
+    ctx = load_context(built, baskets, pd.DataFrame({"store": [], "week": []}))
+    _, _, x = scored_candidates(test, TIFU, ctx, RankerParams())
+    changed = dataclasses.replace(
+        test, baskets=_shuffled_future(baskets, baskets.phase("valid").target)
+    )
+    _, _, x2 = scored_candidates(changed, TIFU, ctx, RankerParams())
+    assert x.shape != x2.shape or not np.array_equal(x, x2, equal_nan=True)
