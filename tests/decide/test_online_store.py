@@ -91,3 +91,13 @@ def test_counters_expire(store: OnlineStore) -> None:
 def test_unknown_url_is_refused() -> None:
     with pytest.raises(ConfigError, match="neither sqlite"):
         open_store("mysql://x")
+
+
+def test_many_increments_in_one_go(store: OnlineStore) -> None:
+    store.incr("arm:a", 2)
+    assert store.incr_many({"arm:a": 3, "arm:b": 1, "arm:c": 0}) == {
+        "arm:a": 5,
+        "arm:b": 1,
+        "arm:c": 0,
+    }
+    assert store.incr("arm:b", 0) == 1

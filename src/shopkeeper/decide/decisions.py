@@ -46,7 +46,7 @@ MESSAGE_PURPOSE = {
 }
 QUIET_CHANNELS = ("push", "sms")
 POLICY = "thompson-rerank"
-_DRAWS = 256
+_DRAWS = 128
 PRIOR_STRENGTH = 100.0
 
 

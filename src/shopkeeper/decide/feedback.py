@@ -39,6 +39,7 @@ class ArmStats:
         self._clicks: dict[tuple[str, str], float] = defaultdict(float)
         self._pending_shows: dict[tuple[str, str], int] = defaultdict(int)
         self._pending_clicks: dict[tuple[str, str], int] = defaultdict(int)
+        self._decisions: dict[str, dict[str, Any]] = {}
 
     def get(self, placement: str, items: list[str]) -> tuple[np.ndarray, np.ndarray]:
         with self._lock:
@@ -58,49 +59,69 @@ class ArmStats:
             self._pending_clicks[(placement, item)] += 1
 
     def sync(self, store: OnlineStore) -> int:
-        """Push local deltas to the shared counters and take back the totals."""
+        """Push local deltas to the shared counters and take back the totals,
+        in one transaction (or one Redis round trip) for all arms."""
         with self._lock:
             shows, self._pending_shows = self._pending_shows, defaultdict(int)
             clicks, self._pending_clicks = self._pending_clicks, defaultdict(int)
-        totals: dict[tuple[str, str], tuple[int, int]] = {}
-        for arm in set(shows) | set(clicks):
-            name = f"{arm[0]}|{arm[1]}"
-            totals[arm] = (
-                store.incr(f"arm:shows:{name}", shows.get(arm, 0)),
-                store.incr(f"arm:clicks:{name}", clicks.get(arm, 0)),
-            )
+            decisions, self._decisions = self._decisions, {}
+        if decisions:
+            store.write_batch(DECISIONS, decisions.items())
+        arms = set(shows) | set(clicks)
+        if not arms:
+            return 0
+        counts: dict[str, int] = {}
+        for placement, item in arms:
+            name = f"{placement}|{item}"
+            counts[f"arm:shows:{name}"] = shows.get((placement, item), 0)
+            counts[f"arm:clicks:{name}"] = clicks.get((placement, item), 0)
+        totals = store.incr_many(counts)
         with self._lock:
-            for arm, (n_shows, n_clicks) in totals.items():
+            for placement, item in arms:
+                arm, name = (placement, item), f"{placement}|{item}"
                 # Keep what arrived locally since the swap above.
-                self._shows[arm] = n_shows + self._pending_shows.get(arm, 0)
-                self._clicks[arm] = n_clicks + self._pending_clicks.get(arm, 0)
-        return len(totals)
+                self._shows[arm] = totals[
+                    f"arm:shows:{name}"
+                ] + self._pending_shows.get(arm, 0)
+                self._clicks[arm] = totals[
+                    f"arm:clicks:{name}"
+                ] + self._pending_clicks.get(arm, 0)
+        return len(arms)
+
+    def remember(self, decision_id: str, doc: dict[str, Any]) -> None:
+        """Hold a decision for feedback; written to the store with the next sync."""
+        with self._lock:
+            self._decisions[decision_id] = doc
+
+    def recall(self, decision_id: str) -> dict[str, Any] | None:
+        """A decision this worker made and has not synced yet."""
+        with self._lock:
+            return self._decisions.get(decision_id)
 
 
-def remember(store: OnlineStore, decision: Any) -> None:
-    """Keep what a decision showed, so its outcome can be credited later."""
-    if not decision.items:
-        return
-    store.write_batch(
-        DECISIONS,
-        [
-            (
-                decision.decision_id,
-                # Nothing about the person: erasure cannot find these by key.
-                {
-                    "placement": decision.placement,
-                    "items": [i["item_id"] for i in decision.items],
-                },
-            )
-        ],
-    )
+def remember(arms: ArmStats, decision: Any) -> None:
+    """Keep what a decision showed, so its outcome can be credited later.
+
+    Nothing about the person is kept (erasure could not find it by key): the
+    placement and the items. The worker's next sync writes it to the store.
+    """
+    if decision.items:
+        arms.remember(
+            decision.decision_id,
+            {
+                "placement": decision.placement,
+                "items": [i["item_id"] for i in decision.items],
+            },
+        )
 
 
 def _credit(store: OnlineStore, arms: ArmStats, props: Mapping[str, Any]) -> bool:
     decision_id = props.get("decision_id") or props.get("decisionId")
     if not isinstance(decision_id, str):
         return False
-    (decision,) = store.read_many(DECISIONS, [decision_id])
+    decision = arms.recall(decision_id)
+    if decision is None:
+        (decision,) = store.read_many(DECISIONS, [decision_id])
     if not decision:
         return False
     item = props.get("product_id") or props.get("item_id") or props.get("productId")

@@ -47,6 +47,10 @@ class OnlineStore(Protocol):
         """Add to a counter atomically and return its new value; the counter
         disappears ``ttl_seconds`` after it was created."""
 
+    def incr_many(self, counts: Mapping[str, int]) -> dict[str, int]:
+        """Many increments (no expiry) in one round trip or transaction: how a
+        worker syncs its learning every second without holding the store."""
+
     def close(self) -> None: ...
 
 
@@ -142,6 +146,24 @@ class SQLiteStore:
         db.execute("commit")
         return int(value)
 
+    def incr_many(self, counts: Mapping[str, int]) -> dict[str, int]:
+        db = self._db
+        out = {}
+        db.execute("begin immediate")
+        try:
+            for counter, by in counts.items():
+                (value,) = db.execute(
+                    "insert into counters values (?, ?, null) on conflict(name) do "
+                    "update set value = value + excluded.value returning value",
+                    (counter, by),
+                ).fetchone()
+                out[counter] = int(value)
+        except BaseException:
+            db.execute("rollback")
+            raise
+        db.execute("commit")
+        return out
+
     def close(self) -> None:
         db = getattr(self._local, "db", None)
         if db is not None:
@@ -196,6 +218,13 @@ class RedisStore:
             pipe.expire(name, ttl_seconds, nx=True)
         value = pipe.execute()[0]
         return int(value)
+
+    def incr_many(self, counts: Mapping[str, int]) -> dict[str, int]:
+        pipe = self.client.pipeline(transaction=False)
+        names = list(counts)
+        for counter in names:
+            pipe.incrby(f"{self.prefix}counter:{counter}", counts[counter])
+        return {n: int(v) for n, v in zip(names, pipe.execute(), strict=True)}
 
     def close(self) -> None:
         self.client.close()

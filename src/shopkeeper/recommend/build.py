@@ -153,6 +153,15 @@ def _labels(wh: Warehouse, baskets: Baskets) -> np.ndarray:
     return names.to_numpy(object)
 
 
+def _days(n: int) -> str:
+    return f"{n} day" if n == 1 else f"{n} days"
+
+
+def _ago(days: float) -> str:
+    n = round(days)
+    return "today" if n == 0 else f"{_days(n)} ago"
+
+
 def reason(f: dict[str, float], partner: str | None) -> str:
     """One plain sentence for why an item is recommended, from its features."""
     count, since, cycle = (
@@ -166,13 +175,13 @@ def reason(f: dict[str, float], partner: str | None) -> str:
         every = (
             f"{round(cycle / 7)} weeks"
             if cycle >= 14
-            else f"{max(round(cycle), 1)} days"
+            else _days(max(round(cycle), 1)).removeprefix("1 ")
         )
-        return f"you buy this about every {every}; last bought {round(since)} days ago"
+        return f"you buy this about every {every}; last bought {_ago(since)}"
     if f["on_promotion"] > 0:
         return "on promotion this week in your store"
     if count == 1:
-        return f"you bought this once, {round(since)} days ago"
+        return f"you bought this once, {_ago(since)}"
     if partner is not None and f["copurchase"] > 0:
         return f"often bought with {partner}"
     return "popular with shoppers like you"

@@ -8,7 +8,6 @@ unexpected exception is logged and answered 500 without killing the worker.
 from __future__ import annotations
 
 import gc
-import hmac
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -29,9 +28,10 @@ from shopkeeper.collect.tracking_api import (
     error_body,
     tracking_router,
 )
-from shopkeeper.errors import ShopkeeperError, Unauthorized
+from shopkeeper.errors import ShopkeeperError
+from shopkeeper.server.auth import check_admin
 from shopkeeper.server.cleanroom_api import cleanroom_router
-from shopkeeper.server.decide_api import decide_router
+from shopkeeper.server.decide_api import DecideFastPath, decide_router
 from shopkeeper.server.preferences import preferences_router
 from shopkeeper.server.privacy_api import privacy_router
 from shopkeeper.server.profiles_api import profiles_router
@@ -63,20 +63,7 @@ def state_paths(settings: Settings) -> dict[str, Path]:
 
 def require_admin(request: Request) -> None:
     """Admin endpoints take ``Authorization: Bearer <admin token>`` and nothing else."""
-    settings: Settings = request.app.state.settings
-    header = request.headers.get("authorization", "")
-    if header[:6].lower() == "basic ":
-        raise Unauthorized(
-            "write keys can only write events; this needs the admin token"
-        )
-    token = settings.admin_token.get_secret_value() if settings.admin_token else None
-    if token is None:
-        raise Unauthorized(
-            "admin endpoints are off", hint="set SHOPKEEPER_ADMIN_TOKEN to enable them"
-        )
-    given = header[7:] if header[:7].lower() == "bearer " else ""
-    if not hmac.compare_digest(given.encode(), token.encode()):
-        raise Unauthorized("missing or wrong admin token (Authorization: Bearer ...)")
+    check_admin(request.app.state.settings, request.headers.get("authorization", ""))
 
 
 _NOT_FOUND = {
@@ -138,6 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.include_router(tracking_router())
     app.add_middleware(TrackingFastPath, state=app.state)
+    app.add_middleware(DecideFastPath, state=app.state)
     admin_errors = {status: ERROR_RESPONSES[status] for status in (400, 401, 503)} | {
         404: _NOT_FOUND
     }

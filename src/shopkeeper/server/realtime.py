@@ -126,7 +126,7 @@ class Realtime:
         )
         if not decision.items or decision.customer_id is None:
             return decision
-        remember(self.store, decision)
+        remember(self.arms, decision)
         self.log_exposures(decision, decision.customer_id)
         names = ", ".join(i["item_id"] for i in decision.items)
         self.outbox.enqueue(
