@@ -8,6 +8,7 @@ through the real collector over HTTP.
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from pathlib import Path
@@ -16,13 +17,17 @@ from typing import Any
 import httpx
 
 from shopkeeper import model
+from shopkeeper.activate.outbox import Outbox
 from shopkeeper.collect.eventloader import load_events
 from shopkeeper.collect.eventlog import segments
 from shopkeeper.collect.personal import hash_email
+from shopkeeper.decide.online_rows import export_online
+from shopkeeper.decide.online_store import open_store
 from shopkeeper.errors import Unavailable
 from shopkeeper.pipeline import STAGES
 from shopkeeper.profiles.customer360 import resolve
 from shopkeeper.server.app import state_paths
+from shopkeeper.server.realtime import online_store_url
 from shopkeeper.settings import Settings
 from shopkeeper.warehouse import Warehouse, connect, run_build
 
@@ -100,7 +105,10 @@ def test_delete_reaches_every_copy_and_suppresses_the_return(
     built_path: Path, tmp_path: Path
 ) -> None:
     settings = collect_settings(tmp_path, loader_interval_seconds=0.2)
-    shutil.copy(built_path, tmp_path / "wh.duckdb")
+    # SHOPKEEPER_ERASURE_WAREHOUSE runs the same test on another built file,
+    # e.g. the full Complete Journey (the acceptance run).
+    source = os.environ.get("SHOPKEEPER_ERASURE_WAREHOUSE") or built_path
+    shutil.copy(source, tmp_path / "wh.duckdb")
     with connect(settings=settings) as wh:
         household = _busiest_household(wh)
         other_household = str(
@@ -138,6 +146,15 @@ def test_delete_reaches_every_copy_and_suppresses_the_return(
         assert any(t.startswith("recommend") for t in before)
         lines_before = wh.count("order_lines")
         kept_customer = resolve(wh, KEEP_EMAIL).customer_id
+        # The online store holds their row, and a push waits in the outbox.
+        online = open_store(online_store_url(settings))
+        export_online(wh, online)
+        assert online.read_many("customer", [who.customer_id]) != [None]
+        online.close()
+        # (The push consent is generated: The Complete Journey has none.)
+        with Outbox(state_paths(settings)["outbox"], lambda c, p: True) as outbox:
+            outbox.enqueue("push", "provider", who.customer_id, {"hi": 1}, "k-erase")
+            outbox.enqueue("push", "provider", kept_customer, {"hi": 1}, "k-keep")
 
     # 2. Delete through the API; the server's loader thread does the work.
     with running_server(settings, tmp_path, loader=True) as server:
@@ -195,6 +212,14 @@ def test_delete_reaches_every_copy_and_suppresses_the_return(
     with connect(settings=settings) as wh:
         run_build(wh, STAGES, ["identity"], settings=Settings())
         assert _mentions(wh, names) == {}
+    # Nor do the online store and the outbox; the neighbour's copies stay.
+    online = open_store(online_store_url(settings))
+    assert online.read_many("customer", [who.customer_id]) == [None]
+    assert online.read_many("alias", sorted(names)) == [None] * len(names)
+    assert online.read_many("customer", [kept_customer]) != [None]
+    online.close()
+    with Outbox(state_paths(settings)["outbox"], None) as outbox:
+        assert {m.customer_id for m in outbox.messages()} == {kept_customer}
     # The durable log holds nothing of them, in any form.
     raw = b"".join(p.read_bytes() for p in segments(events))
     for needle in ("erase-1", "anon-erase", "new-phone", "Erase.Me", "erase.me"):

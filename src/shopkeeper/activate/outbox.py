@@ -137,6 +137,18 @@ class Outbox:
             )
         return bool(self.consent(customer_id, purpose))
 
+    def erase(self, customer_ids: list[str]) -> int:
+        """Delete every message to these customers, sent or not (erasure):
+        a payload names its person and what was decided for them."""
+        if not customer_ids:
+            return 0
+        marks = ",".join("?" * len(customer_ids))
+        with self._write() as db:
+            cursor = db.execute(
+                f"delete from messages where customer_id in ({marks})", customer_ids
+            )
+            return int(cursor.rowcount)
+
     def close(self) -> None:
         with self._lock:
             self._db.close()

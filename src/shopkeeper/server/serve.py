@@ -15,6 +15,7 @@ import logging
 import os
 import threading
 
+from shopkeeper.activate.outbox import Outbox
 from shopkeeper.collect.eventloader import EventLoadReport, load_events
 from shopkeeper.collect.suppression import SuppressionList
 from shopkeeper.decide.online_store import open_store
@@ -77,6 +78,7 @@ def run_privacy_requests(settings: Settings) -> list[str]:
         return []
     done = []
     online = open_store(online_store_url(settings))
+    outbox = Outbox(paths["outbox"], None) if paths["outbox"].exists() else None
     with connect(settings=settings) as wh:
         for request_id, type_, identifier in todo:
             try:
@@ -88,6 +90,7 @@ def run_privacy_requests(settings: Settings) -> list[str]:
                     type_,
                     identifier,
                     online=online,
+                    outbox=outbox,
                 )
             except ShopkeeperError as exc:
                 if isinstance(exc, Unavailable):
@@ -98,6 +101,8 @@ def run_privacy_requests(settings: Settings) -> list[str]:
             done.append(request_id)
             log.info("privacy request %s (%s) finished", request_id, type_)
     online.close()
+    if outbox is not None:
+        outbox.close()
     return done
 
 

@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from shopkeeper.activate.outbox import Outbox
 from shopkeeper.collect.logscrub import scrub_log
 from shopkeeper.collect.personal import hash_email
 from shopkeeper.collect.suppression import SuppressionList, message_identifiers
@@ -198,6 +199,7 @@ def run_request(
     identifier: str,
     *,
     online: OnlineStore | None = None,
+    outbox: Outbox | None = None,
 ) -> dict[str, Any]:
     """Carry out one request; returns what it did (also kept in the audit).
 
@@ -221,4 +223,6 @@ def run_request(
             result["online_store"] = online.delete(
                 CUSTOMERS, [who.customer_id]
             ) + online.delete(ALIAS, sorted(names))
+        if outbox is not None:
+            result["outbox"] = outbox.erase(sorted(names))
     return result
