@@ -43,6 +43,28 @@ def privacy_audit_cmd(
             table_rows,
         )
     )
+    out.print(
+        table(
+            "Copies outside the warehouse (state directory)",
+            ["copy", "names a person by", "on delete"],
+            [list(row) for row in OTHER_COPIES],
+        )
+    )
+
+
+OTHER_COPIES = (
+    ("durable event log", "every message's ids and traits", "overwritten in place"),
+    (
+        "online store",
+        "customer id and every identifier",
+        "document and aliases deleted",
+    ),
+    ("webhook outbox", "customer id and the payload", "messages deleted"),
+    ("suppression list", "salted HMAC digests only", "the tombstone is added"),
+    ("privacy requests", "a salted digest once done", "kept as the audit record"),
+    ("clean-room history", "keyed hashes of customer ids", "kept (aggregates only)"),
+)
+"""What erasure reaches beyond the registered tables (see docs/privacy.md)."""
 
 
 @privacy_app.command("export")
