@@ -220,32 +220,42 @@ class TrackingFastPath:
         }
         status, extra, payload = 200, [], _OK
         try:
-            body = await _read(receive, headers)
+            body = await read_body(receive, headers)
             await accept(self.state, _PATHS[path], headers, body)
         except ShopkeeperError as exc:
             status, extra, payload = error_body(exc)
         except Exception:
             log.exception("unexpected error on POST %s", path)
             status, payload = 500, b'{"code":"error","message":"internal error"}'
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(payload)).encode()),
-                    *extra,
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": payload})
+        await send_json(send, status, extra, payload)
 
 
-async def _read(receive: Receive, headers: Mapping[str, str]) -> bytes:
-    """The request body, refused with 413 as soon as it passes 500 KB."""
+async def send_json(
+    send: Send, status: int, extra: list[tuple[bytes, bytes]], payload: bytes
+) -> None:
+    """A complete JSON response, as every ASGI fast path answers."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+                *extra,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
+
+
+async def read_body(
+    receive: Receive, headers: Mapping[str, str], *, limit: int = MAX_BATCH_BYTES
+) -> bytes:
+    """The request body, refused with 413 as soon as it passes ``limit`` bytes."""
+    most = f"{limit // 1024} KB"
     length = headers.get("content-length", "")
-    if length.isdigit() and int(length) > MAX_BATCH_BYTES:
-        raise TooLarge(f"body is {length} bytes; a request may be at most 500 KB")
+    if length.isdigit() and int(length) > limit:
+        raise TooLarge(f"body is {length} bytes; a request may be at most {most}")
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -254,8 +264,8 @@ async def _read(receive: Receive, headers: Mapping[str, str]) -> bytes:
             raise BadRequest("the client went away before sending the whole body")
         chunk = message.get("body", b"")
         size += len(chunk)
-        if size > MAX_BATCH_BYTES:
-            raise TooLarge("body is over 500 KB; a request may be at most 500 KB")
+        if size > limit:
+            raise TooLarge(f"body is over {most}; a request may be at most {most}")
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)

@@ -18,14 +18,14 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shopkeeper.collect.eventlog import EventLog
-from shopkeeper.collect.tracking_api import error_body
+from shopkeeper.collect.tracking_api import error_body, read_body, send_json
 from shopkeeper.decide.decisions import (
     CHANNELS,
     Decider,
     DecisionRequest,
 )
 from shopkeeper.decide.feedback import remember
-from shopkeeper.errors import BadRequest, ShopkeeperError, TooLarge
+from shopkeeper.errors import BadRequest, ShopkeeperError
 from shopkeeper.server.auth import check_admin
 from shopkeeper.server.exposures import exposure_record
 
@@ -135,14 +135,13 @@ class DecideFastPath:
         ):
             await self.app(scope, receive, send)
             return
-        authorization = ""
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                authorization = value.decode("latin-1")
+        headers = {
+            k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]
+        }
         status, extra, payload = 200, [], b""
         try:
-            check_admin(self.state.settings, authorization)
-            body = await _read(receive)
+            check_admin(self.state.settings, headers.get("authorization", ""))
+            body = await read_body(receive, headers, limit=_MAX_BODY)
             try:
                 parsed = _BODY.validate_json(body)
             except ValidationError as exc:
@@ -155,31 +154,4 @@ class DecideFastPath:
         except Exception:
             log.exception("unexpected error on POST /v1/decide")
             status, payload = 500, b'{"code":"error","message":"internal error"}'
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(payload)).encode()),
-                    *extra,
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": payload})
-
-
-async def _read(receive: Receive) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise BadRequest("the client went away before sending the whole body")
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > _MAX_BODY:
-            raise TooLarge("a decision request may be at most 64 KB")
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
+        await send_json(send, status, extra, payload)
