@@ -19,6 +19,7 @@ from shopkeeper.cli import (
     core,
     decide,
     evaluate,
+    insights,
     measure,
     offers,
     privacy,
@@ -51,6 +52,7 @@ app.add_typer(measure.report_app, name="report")
 app.add_typer(offers.app, name="offers")
 app.add_typer(activate.app, name="activate")
 app.add_typer(evaluate.app, name="evaluate")
+app.add_typer(insights.app, name="insights")
 
 
 @app.callback()
