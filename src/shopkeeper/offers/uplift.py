@@ -36,6 +36,7 @@ or scikit-learn's histogram gradient boosting (``base="sklearn"``).
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Protocol
 
@@ -202,7 +203,7 @@ def _check_fit(X: np.ndarray, treatment: np.ndarray, y: np.ndarray) -> int:
 
 
 @dataclass
-class UpliftLearner:
+class UpliftLearner(ABC):
     """Shared state and checks; subclasses implement ``_fit`` and ``_predict``."""
 
     type: ClassVar[str]
@@ -229,11 +230,13 @@ class UpliftLearner:
             raise InvalidInput(f"{self.type}: call fit before predict")
         return self._predict(np.asarray(X, dtype=np.float64))
 
+    @abstractmethod
     def _fit(self, X: np.ndarray, treatment: np.ndarray, y: np.ndarray) -> None:
-        raise NotImplementedError
+        """Fit the learner's models (each subclass is one method)."""
 
+    @abstractmethod
     def _predict(self, X: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """Uplift per offer, shape (n, K)."""
 
 
 @dataclass
