@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
-import secrets
 import sqlite3
 import time
 from collections.abc import Iterable, Mapping
@@ -27,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from shopkeeper.collect.personal import hash_email, hash_phone
+from shopkeeper.collect.secret_file import secret_file
 
 __all__ = ["SuppressionList", "message_identifiers"]
 
@@ -113,19 +112,7 @@ class SuppressionList:
     def salt(self) -> bytes:
         """The secret salt, created (readable by the owner only) on first use."""
         if self._salt is None:
-            self.salt_path.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                fd = os.open(
-                    self.salt_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600
-                )
-            except FileExistsError:
-                pass
-            else:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(secrets.token_bytes(32))
-                    fh.flush()
-                    os.fsync(fh.fileno())
-            self._salt = self.salt_path.read_bytes()
+            self._salt = secret_file(self.salt_path)
         return self._salt
 
     def digest(self, identifier: str) -> str:

@@ -12,13 +12,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
-import secrets
 import time
 from pathlib import Path
 
 import orjson
 
+from shopkeeper.collect.secret_file import secret_file
 from shopkeeper.errors import Unauthorized
 
 __all__ = ["LinkSigner"]
@@ -41,15 +40,7 @@ class LinkSigner:
 
     def key(self) -> bytes:
         if self._key is None:
-            self.key_path.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                fd = os.open(self.key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:
-                pass
-            else:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(secrets.token_bytes(32))
-            self._key = self.key_path.read_bytes()
+            self._key = secret_file(self.key_path)
         return self._key
 
     def _sign(self, purpose: bytes, body: bytes) -> bytes:
