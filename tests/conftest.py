@@ -84,3 +84,12 @@ def spark_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One folder for the session's Spark tables (one SparkSession per run)."""
     pytest.importorskip("pyspark")
     return tmp_path_factory.mktemp("spark")
+
+
+def busiest_households(wh: Warehouse, n: int = 1) -> list[str]:
+    """The identifiers with the most orders (ties by identifier): real
+    households with enough history for a test to see its effect."""
+    orders = wh.table("orders")
+    busiest = orders.group_by("identifier").agg(n=orders.count())
+    top = busiest.order_by([busiest.n.desc(), busiest.identifier]).limit(n)
+    return [str(i) for i in wh.execute(top).identifier]

@@ -31,6 +31,7 @@ from tests.collect.server import (
     registry,
     running_server,
 )
+from tests.conftest import busiest_households
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
@@ -59,10 +60,7 @@ def server(
 @pytest.fixture(scope="module")
 def households(built_path: Path) -> list[str]:
     with connect(f"duckdb:///{built_path}", read_only=True) as wh:
-        orders = wh.table("orders")
-        busiest = orders.group_by("identifier").agg(n=orders.count())
-        top = busiest.order_by([busiest.n.desc(), busiest.identifier]).limit(6)
-        return [str(i) for i in wh.execute(top).identifier]
+        return busiest_households(wh, 6)
 
 
 def _decide(server: Server, **body: Any) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from shopkeeper.profiles.customer360 import customer_view, timeline
 from shopkeeper.settings import Settings
 from shopkeeper.warehouse import Warehouse, connect
 
-from ..conftest import duckdb_url
+from ..conftest import busiest_households, duckdb_url
 from .events import add_customers, add_events, event
 
 EMAIL = "  Jane.Doe@Mail.COM "
@@ -40,15 +40,8 @@ def _map(wh: Warehouse) -> pd.DataFrame:
     return frame.set_index("identifier").sort_index()
 
 
-def _household(wh: Warehouse) -> str:
-    orders = wh.table("orders")
-    busiest = orders.group_by("identifier").agg(n=orders.count())
-    top = busiest.order_by([busiest.n.desc(), busiest.identifier]).limit(1)
-    return str(wh.execute(top).identifier.iloc[0])
-
-
 def test_online_and_store_journey_is_one_customer(cj: Warehouse) -> None:
-    household = _household(cj)
+    (household,) = busiest_households(cj)
     before = _map(cj).loc[household]
     card = "4401990012"
     add_events(

@@ -38,16 +38,10 @@ from ..collect.server import (
     registry,
     running_server,
 )
+from ..conftest import busiest_households
 
 EMAIL = "Erase.Me@Mailbox.NET"
 KEEP_EMAIL = "stay@mailbox.net"
-
-
-def _busiest_household(wh: Warehouse) -> str:
-    orders = wh.table("orders")
-    busiest = orders.group_by("identifier").agg(n=orders.count())
-    top = busiest.order_by([busiest.n.desc(), busiest.identifier]).limit(1)
-    return str(wh.execute(top).identifier.iloc[0])
 
 
 def _journey(user: str, anon: str, email: str, household: str) -> dict[str, Any]:
@@ -110,7 +104,7 @@ def test_delete_reaches_every_copy_and_suppresses_the_return(
     source = os.environ.get("SHOPKEEPER_ERASURE_WAREHOUSE") or built_path
     shutil.copy(source, tmp_path / "wh.duckdb")
     with connect(settings=settings) as wh:
-        household = _busiest_household(wh)
+        (household,) = busiest_households(wh)
         other_household = str(
             wh.execute(
                 wh.table("orders")
