@@ -32,7 +32,7 @@ from shopkeeper.collect.logscrub import EXPOSURE_KIND, log_lock
 from shopkeeper.collect.messages import read_record, record_rows
 from shopkeeper.warehouse import Warehouse
 
-__all__ = ["EventLoadReport", "load_events", "records_to_arrow"]
+__all__ = ["EventLoadReport", "load_events", "records_to_arrow", "unloaded_bytes"]
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +88,18 @@ def _read_checkpoint(directory: Path) -> dict[str, int]:
     if not path.exists():
         return {}
     return {k: int(v) for k, v in json.loads(path.read_text()).items()}
+
+
+def unloaded_bytes(directory: Path) -> int:
+    """Bytes of the durable log the loader has not reached yet: the loader's
+    health at a glance (steady near zero; growing means it is stuck)."""
+    if not directory.exists():
+        return 0
+    offsets = _read_checkpoint(directory)
+    return sum(
+        max(0, path.stat().st_size - offsets.get(path.name, 0))
+        for path in segments(directory)
+    )
 
 
 def _write_checkpoint(directory: Path, offsets: dict[str, int]) -> None:

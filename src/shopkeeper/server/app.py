@@ -40,6 +40,8 @@ from shopkeeper.server.segments_api import segments_router
 from shopkeeper.settings import Settings, load_settings
 from shopkeeper.trust.links import LinkSigner
 from shopkeeper.trust.requests import PrivacyRequests
+from shopkeeper.ui.pages import render_error, wants_json
+from shopkeeper.ui.router import install_ui
 
 __all__ = ["create_app", "require_admin", "state_paths"]
 
@@ -58,6 +60,7 @@ def state_paths(settings: Settings) -> dict[str, Path]:
         "link_key": root / "link.key",
         "cleanroom": root / "cleanroom.sqlite",
         "outbox": root / "outbox.sqlite",
+        "ui_key": root / "ui.key",
     }
 
 
@@ -141,8 +144,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     )
 
+    install_ui(app, key_path=paths["ui_key"], events_dir=paths["events"])
+
     @app.exception_handler(ShopkeeperError)
     async def shopkeeper_error(request: Request, exc: ShopkeeperError) -> Response:
+        if request.url.path.startswith("/ui") and not wants_json(request):
+            return render_error(request, exc.status, exc.code, str(exc))
         return _error(exc)
 
     @app.exception_handler(RequestValidationError)

@@ -1,0 +1,15 @@
+"""The dashboard's sections beyond the overview and customer 360.
+
+Each section module exposes ``router()``; listing them here keeps the core
+router free of every section's imports.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+__all__ = ["section_routers"]
+
+
+def section_routers() -> list[APIRouter]:
+    return []
