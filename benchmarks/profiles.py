@@ -5,8 +5,9 @@ Journey.
 Usage: python benchmarks/profiles.py [--warehouse PATH] [--horizon-weeks 8]
 
 Without ``--warehouse`` the full Complete Journey is imported into a temporary
-DuckDB file and identity is built first (not timed). Prints the figures and
-writes benchmarks/results/profiles.json.
+DuckDB file and identity is built first (not timed). Prints the figures, the
+time of each profiles step and the rows of each profiles table, and writes
+benchmarks/results/profiles.json.
 """
 
 from __future__ import annotations
@@ -33,6 +34,34 @@ from shopkeeper.profiles.churn import churn_time_split  # noqa: E402
 from shopkeeper.segments import create_segment  # noqa: E402
 from shopkeeper.settings import Settings  # noqa: E402
 from shopkeeper.warehouse import connect, run_build  # noqa: E402
+
+PROFILE_TABLES = (
+    "profiles_rfm",
+    "profiles_departments",
+    "profiles_clv",
+    "profiles_features",
+    "profiles_affinities",
+    "profiles_promotions",
+    "profiles_life_stage",
+    "profiles_demographics",
+    "profiles_churn",
+)
+
+
+class StepClock:
+    """A build progress callback that times each named step of the stages."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._current: tuple[str, float] | None = None
+
+    def __call__(self, description: str, done: int, total: int) -> None:
+        now = time.perf_counter()
+        if self._current is not None:
+            name, since = self._current
+            self.seconds[name] = round(self.seconds.get(name, 0.0) + now - since, 2)
+        self._current = (description, now)
+
 
 SEGMENTS = {
     "produce_lovers": 'clv_52w > 300 and affinity.department["PRODUCE"] > 1.3',
@@ -61,9 +90,14 @@ def main() -> None:
         run_build(wh, STAGES, ["identity"], settings=Settings())
         for name, definition in SEGMENTS.items():
             create_segment(wh, name, definition)
+        steps = StepClock()
         started = time.perf_counter()
-        results = run_build(wh, STAGES, ["profiles", "segments"], settings=Settings())
+        results = run_build(
+            wh, STAGES, ["profiles", "segments"], settings=Settings(), progress=steps
+        )
         build_seconds = time.perf_counter() - started
+        steps("done", 1, 1)
+        rows = {t: wh.count(t) for t in PROFILE_TABLES}
         started = time.perf_counter()
         split, _ = churn_time_split(wh, horizon_weeks=args.horizon_weeks)
         churn_seconds = time.perf_counter() - started
@@ -93,6 +127,12 @@ def main() -> None:
         f"({', '.join(f'{k} {v} s' for k, v in stage_seconds.items())}; goal < 30 s); "
         f"{members:,} membership rows"
     )
+    print("\nProfile steps (s) and tables (rows):")
+    for name, seconds in steps.seconds.items():
+        if name.startswith("profiles:"):
+            print(f"  {name:<34}{seconds:>7.2f}")
+    for name, n in rows.items():
+        print(f"  {name:<34}{n:>9,}")
     out = ROOT / "benchmarks" / "results" / "profiles.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(
@@ -106,6 +146,8 @@ def main() -> None:
                 "churn": {**asdict(split), "seconds": round(churn_seconds, 2)},
                 "build_seconds": round(build_seconds, 2),
                 "stage_seconds": stage_seconds,
+                "step_seconds": steps.seconds,
+                "profile_rows": rows,
                 "segments": SEGMENTS,
                 "segment_members": members,
             },

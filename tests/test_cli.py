@@ -57,6 +57,7 @@ def test_import_then_build_with_json(tmp_path: Path) -> None:
         "identity",
         "profiles",
         "segments",
+        "insights",
         "recommend",
     ]
     rfm = json.loads(run(tmp_path, "tables", "--json").output)

@@ -25,6 +25,11 @@ DERIVED = (
     "profiles_rfm",
     "profiles_departments",
     "profiles_features",
+    "profiles_affinities",
+    "profiles_promotions",
+    "profiles_life_stage",
+    "profiles_demographics",
+    "profiles_churn",
     "recommend_personal_top",
 )
 

@@ -102,6 +102,32 @@ def test_promotion_response_has_the_population_and_each_segment(wh: Warehouse) -
     )
 
 
+def test_promotion_response_from_profiles_equals_matching_every_line(
+    wh: Warehouse,
+) -> None:
+    """The fast path (the profiles' per-customer promotion shares) and the
+    slow one (every purchase line matched to the promotions here) agree."""
+    from shopkeeper.profiles.purchases import default_as_of
+
+    fast = wh.execute(promotion_response(wh)).set_index("segment").sort_index()
+    slow = wh.execute(promotion_response(wh, as_of=default_as_of(wh)))
+    slow = slow.set_index("segment").sort_index()
+    pd.testing.assert_frame_equal(fast, slow, atol=1e-4, check_exact=False)
+
+
+def test_the_rules_stage_keeps_what_category_rules_finds(wh: Warehouse) -> None:
+    kept = wh.execute(wh.table("insights_category_rules"))
+    assert len(kept) and (kept.support >= 0.01).all()
+    found = wh.execute(category_rules(wh, min_support=0.01))
+    pd.testing.assert_frame_equal(
+        kept.drop(columns=["min_support", "as_of"])
+        .sort_values(["antecedent", "consequent"])
+        .reset_index(drop=True),
+        found.sort_values(["antecedent", "consequent"]).reset_index(drop=True),
+        check_dtype=False,
+    )
+
+
 def test_the_cli_prints_each_insight(built_path: Path, tmp_path: Path) -> None:
     import json
 

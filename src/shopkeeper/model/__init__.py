@@ -22,9 +22,14 @@ from shopkeeper.model.people import (
     IDENTITY_REFUSED_LINKS,
 )
 from shopkeeper.model.profiles import (
+    PROFILES_AFFINITIES,
+    PROFILES_CHURN,
     PROFILES_CLV,
+    PROFILES_DEMOGRAPHICS,
     PROFILES_DEPARTMENTS,
     PROFILES_FEATURES,
+    PROFILES_LIFE_STAGE,
+    PROFILES_PROMOTIONS,
     PROFILES_RFM,
 )
 from shopkeeper.model.recommend import (
@@ -33,7 +38,11 @@ from shopkeeper.model.recommend import (
     RECOMMENDATIONS,
 )
 from shopkeeper.model.schema import TableSpec
-from shopkeeper.model.segments import SEGMENTS_DEFINITIONS, SEGMENTS_MEMBERS
+from shopkeeper.model.segments import (
+    INSIGHTS_RULES,
+    SEGMENTS_DEFINITIONS,
+    SEGMENTS_MEMBERS,
+)
 
 __all__ = [
     "CAMPAIGNS",
@@ -51,14 +60,20 @@ __all__ = [
     "IDENTITY_MAP",
     "IDENTITY_MERGES",
     "IDENTITY_REFUSED_LINKS",
+    "INSIGHTS_RULES",
     "MEASURE_HOLDOUTS",
     "ORDERS",
     "ORDER_LINES",
     "OUTCOMES",
     "PRODUCTS",
+    "PROFILES_AFFINITIES",
+    "PROFILES_CHURN",
     "PROFILES_CLV",
+    "PROFILES_DEMOGRAPHICS",
     "PROFILES_DEPARTMENTS",
     "PROFILES_FEATURES",
+    "PROFILES_LIFE_STAGE",
+    "PROFILES_PROMOTIONS",
     "PROFILES_RFM",
     "PROMOTIONS",
     "RECOMMENDATIONS",
@@ -98,12 +113,18 @@ TABLES: dict[str, TableSpec] = {
         PROFILES_DEPARTMENTS,
         PROFILES_CLV,
         PROFILES_FEATURES,
+        PROFILES_AFFINITIES,
+        PROFILES_PROMOTIONS,
+        PROFILES_LIFE_STAGE,
+        PROFILES_DEMOGRAPHICS,
+        PROFILES_CHURN,
         RECOMMEND_PERSONAL_TOP,
         RECOMMENDATIONS,
         COMPLEMENTS,
         MEASURE_HOLDOUTS,
         SEGMENTS_DEFINITIONS,
         SEGMENTS_MEMBERS,
+        INSIGHTS_RULES,
     )
 }
 """Every table Shopkeeper knows, by name; the warehouse creates them from here."""

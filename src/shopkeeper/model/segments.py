@@ -1,10 +1,11 @@
-"""Tables the segments stage keeps: definitions and their members over time."""
+"""Tables the segments stages keep: definitions, members over time, and the
+basket rules merchandisers read."""
 
 from __future__ import annotations
 
 from shopkeeper.model.schema import TableSpec
 
-__all__ = ["SEGMENTS_DEFINITIONS", "SEGMENTS_MEMBERS"]
+__all__ = ["INSIGHTS_RULES", "SEGMENTS_DEFINITIONS", "SEGMENTS_MEMBERS"]
 
 SEGMENTS_DEFINITIONS = TableSpec(
     name="segments_definitions",
@@ -43,4 +44,25 @@ SEGMENTS_MEMBERS = TableSpec(
     key=("segment", "version", "customer_id", "entered_at"),
     subject="customer_id",
     stage="segments",
+)
+
+INSIGHTS_RULES = TableSpec(
+    name="insights_category_rules",
+    doc=(
+        "Association rules between product categories over baskets before "
+        "as_of: support, confidence and lift of antecedent -> consequent, "
+        "for pairs in at least min_support of baskets."
+    ),
+    columns={
+        "antecedent": "string",
+        "consequent": "string",
+        "baskets": "int64",
+        "support": "float64",
+        "confidence": "float64",
+        "lift": "float64",
+        "min_support": "float64",
+        "as_of": "date",
+    },
+    key=("antecedent", "consequent"),
+    stage="insights",
 )

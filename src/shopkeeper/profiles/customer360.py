@@ -25,6 +25,7 @@ import ibis.expr.types as ir
 
 from shopkeeper.errors import BadRequest, NotFound
 from shopkeeper.identity.normalize import hash_email, hash_phone
+from shopkeeper.profiles.highlights import highlights
 from shopkeeper.warehouse import Warehouse
 
 __all__ = [
@@ -191,7 +192,8 @@ def _segments(wh: Warehouse, who: Customer) -> list[dict[str, Any]]:
 
 
 def customer_view(wh: Warehouse, identifier: str) -> dict[str, Any]:
-    """Identifiers, traits, computed profile and lifetime value, segments,
+    """Identifiers, traits, computed profile and lifetime value, affinities,
+    promotion response, life stage, demographics, churn risk, segments,
     recommendations and current consents."""
     who = resolve(wh, identifier)
     profile = _by_customer(wh, "profiles_rfm", who, "as_of")
@@ -205,6 +207,7 @@ def customer_view(wh: Warehouse, identifier: str) -> dict[str, Any]:
         "profile": profile[-1] if profile else None,
         "lifetime_value": value[-1] if value else None,
         "departments": _by_customer(wh, "profiles_departments", who, "rank"),
+        **highlights(wh, who.customer_id),
         "segments": _segments(wh, who),
         "recommendations": _by_customer(
             wh,

@@ -72,7 +72,9 @@ def rfm(baskets: ir.Table, as_of: dt.date, *, bins: int = 5) -> ir.Table:
         # Rank the most recent purchase highest: order by last purchase time.
         r_score=_score(per.last_purchase_at, per.customer_id, bins),
         f_score=_score(per.frequency, per.customer_id, bins),
-        m_score=_score(per.monetary, per.customer_id, bins),
+        # Scored on cents: unrounded sums differ in the last bits from build
+        # to build, which would reorder customers who spent the same.
+        m_score=_score(per.monetary.round(2), per.customer_id, bins),
     )
     return per.mutate(
         monetary=per.monetary.round(2),

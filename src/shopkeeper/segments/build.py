@@ -88,7 +88,14 @@ def build(ctx: BuildContext) -> None:
 
 STAGE = Stage(
     name="segments",
-    inputs=("identity_map", "profiles_rfm", "profiles_clv", "profiles_features"),
+    inputs=(
+        "identity_map",
+        "profiles_rfm",
+        "profiles_clv",
+        "profiles_features",
+        "profiles_promotions",
+        "profiles_churn",
+    ),
     outputs=(SEGMENTS_MEMBERS,),
     run=build,
     doc=(

@@ -101,6 +101,25 @@ top_department the department with most spend
 """,
     ),
     *_fields(
+        "profiles_promotions",
+        "number",
+        """
+display_share share of spend on items on in-store display that week
+display_index display share against the population's (above 1 = more)
+mailer_share share of spend on items in that week's mailer
+mailer_index mailer share against the population's
+featured_share share of spend on items on display or in the mailer
+featured_index featured share against the population's
+""",
+    ),
+    *_fields(
+        "profiles_churn",
+        "number",
+        """
+churn_risk probability of no purchase in the next 8 weeks (LightGBM)
+""",
+    ),
+    *_fields(
         "households",
         "text",
         """
@@ -118,7 +137,13 @@ kids_count e.g. 0 or 3+
 FIELDS: dict[str, Field] = {f.name: f for f in _ALL}
 """Every profile field a segment may compare, by name."""
 
-PROFILE_TABLES = ("profiles_rfm", "profiles_clv", "profiles_features")
+PROFILE_TABLES = (
+    "profiles_rfm",
+    "profiles_clv",
+    "profiles_features",
+    "profiles_promotions",
+    "profiles_churn",
+)
 """Per-customer tables joined on customer_id (households join on household_id)."""
 
 BOUGHT_PROPERTIES: dict[str, str] = {

@@ -12,4 +12,11 @@ __all__ = ["section_routers"]
 
 
 def section_routers() -> list[APIRouter]:
-    return []
+    # Imported here, not above: each section imports shopkeeper.ui.router,
+    # which imports this module.
+    from shopkeeper.ui import merchandising, segments
+
+    return [
+        segments.router(),
+        merchandising.router(),
+    ]

@@ -93,12 +93,34 @@ def explain(view: dict[str, Any]) -> list[str]:
     for kind, rows in (view.get("affinities") or {}).items():
         top = rows[0] if rows else {}
         index = top.get("index")
-        if index is not None:
+        if index is not None and kind in ("department", "category"):
             out.append(
                 f"Affinity {index:.1f} for {str(top['key']).title()} ({kind}): they "
                 f"put {index:.1f}× the share of their spend there that the average "
                 "customer does (1.0 is average)."
             )
+    promo = view.get("promotion_response") or {}
+    if promo.get("featured_index") is not None:
+        out.append(
+            f"{promo['featured_share'] * 100:.0f}% of their spend is on items on "
+            "display or in the mailer that week in their store, "
+            f"{promo['featured_index']:.1f}× the average customer's share: "
+            + (
+                "they respond to in-store promotion."
+                if promo["featured_index"] > 1.1
+                else "promotion does not sway them much."
+            )
+        )
+    stage = view.get("life_stage") or {}
+    rising = stage.get("rising") or []
+    if rising and rising[0].get("change") is not None:
+        r = rising[0]
+        out.append(
+            f"Their basket is changing (shift {stage['shift']:.2f} of 1): "
+            f"{str(r['category']).title()} rose from {r['share_before'] * 100:.0f}% "
+            f"to {r['share_now'] * 100:.0f}% of their spend over the last six "
+            "months, the kind of change a new baby, a pet or a move brings."
+        )
     churn = view.get("churn") or {}
     if churn.get("churn_risk") is not None:
         out.append(

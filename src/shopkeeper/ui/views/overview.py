@@ -67,7 +67,7 @@ def _campaigns_running(wh: Warehouse, today: dt.date) -> list[dict[str, Any]]:
             "end_date",
             members=ibis._.members.fill_null(0),
         )
-        .order_by("end_date")
+        .order_by(["end_date", "campaign_id"])
     )
     return wh.to_arrow(running).to_pylist()
 
