@@ -37,7 +37,9 @@ _LENGTH = re.compile(rb"content-length:\s*(\d+)", re.I)
 CHANNELS = ("web", "app", "web", "app", "kiosk")
 
 
-def _requests(customers: list[str], n: int, seed: int) -> list[bytes]:
+def _requests(
+    customers: list[str], n: int, seed: int, offers: float = 0.0
+) -> list[bytes]:
     rng = random.Random(seed)
     out = []
     for i in range(n):
@@ -54,6 +56,11 @@ def _requests(customers: list[str], n: int, seed: int) -> list[bytes]:
                 "placement": rng.choice(("home", "basket", "offers")),
                 "limit": 5,
             }
+            if offers and rng.random() < offers:
+                # Coupons valid on a day inside The Complete Journey's campaigns.
+                body.update(
+                    placement="coupons", kind="offers", context={"date": "2017-12-01"}
+                )
         data = json.dumps(body).encode()
         out.append(
             (
@@ -89,7 +96,7 @@ async def _connection(
 
 
 def _generate(args: tuple) -> dict:
-    host, port, rate, seconds, connections, customers, seed = args
+    host, port, rate, seconds, connections, customers, seed, offers = args
     try:
         import uvloop
 
@@ -97,7 +104,7 @@ def _generate(args: tuple) -> dict:
     except ImportError:
         pass
     n = int(rate * seconds)
-    requests = _requests(customers, n, seed)
+    requests = _requests(customers, n, seed, offers)
     latencies: list[float] = []
     statuses: dict[int, int] = {}
 
@@ -115,10 +122,12 @@ def _generate(args: tuple) -> dict:
     return {"latencies": latencies, "statuses": statuses, "wall": wall}
 
 
-def _phase(url: str, rate: int, seconds: float, customers: list[str]) -> dict:
+def _phase(
+    url: str, rate: int, seconds: float, customers: list[str], offers: float = 0.0
+) -> dict:
     host, port = url.removeprefix("http://").split(":")
     connections = max(8, rate // 50)
-    job = (host, int(port), rate, seconds, connections, customers, rate)
+    job = (host, int(port), rate, seconds, connections, customers, rate, offers)
     with mp.get_context("spawn").Pool(1) as pool:
         (result,) = pool.map(_generate, [job])
     lat = sorted(result["latencies"])
@@ -142,6 +151,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--step", type=int, default=100)
     parser.add_argument("--workers", type=int, default=2, help="server processes")
+    parser.add_argument(
+        "--once", action="store_true", help="measure --rate only, without the search"
+    )
+    parser.add_argument(
+        "--offers",
+        type=float,
+        default=0.0,
+        help="share of known customers' requests that ask for offers (kind=offers)",
+    )
     parser.add_argument(
         "--warehouse",
         default=None,
@@ -187,14 +205,16 @@ def main() -> None:
                 and phase["achieved_rate"] >= 0.97 * phase["target_rate"]
             )
 
-        phases = [_phase(server.url, args.rate, args.seconds, customers)]
+        phases = [_phase(server.url, args.rate, args.seconds, customers, args.offers)]
         rate = args.rate
         # Step up while the goal holds; if the first rate misses it, step down
         # until it holds, so the maximum sustainable rate is always found.
         step = args.step if ok(phases[-1]) else -args.step
-        while rate + step > 0:
+        while not args.once and rate + step > 0:
             rate += step
-            phases.append(_phase(server.url, rate, args.seconds, customers))
+            phases.append(
+                _phase(server.url, rate, args.seconds, customers, args.offers)
+            )
             if ok(phases[-1]) != (step > 0):
                 break
     finally:
@@ -217,6 +237,7 @@ def main() -> None:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "customers": counts["customer"],
         "workers": args.workers,
+        "offers_share": args.offers,
         "online_export_seconds": round(export_seconds, 2),
         "phases": phases,
         "max_sustainable_rate": best,

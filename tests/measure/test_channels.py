@@ -66,7 +66,8 @@ def _touch(rows: list[dict], who: str, channel: str, at: pd.Timestamp) -> None:
         {"exposure_id": f"x{n}", "decision_id": f"d{n}", "identifier": who,
          "channel": channel, "placement": "test", "item_type": "offer",
          "item_id": "i1", "rank": 1, "policy": "test", "propensity": 1.0,
-         "reason": "generated for a test", "exposed_at": at.to_pydatetime()}
+         "reason": "generated for a test", "exposed_at": at.to_pydatetime(),
+         "candidates": None, "base_rank": None}
     )  # fmt: skip
 
 

@@ -21,9 +21,14 @@ def url(built_path: Path, tmp_path: Path) -> str:
     return f"duckdb:///{path}"
 
 
+def _state(url: str) -> Path:
+    return Path(url.removeprefix("duckdb:///")).parent / "state"
+
+
 def run(url: str, *args: str):
+    env = {"COLUMNS": "200", "SHOPKEEPER_STATE_DIR": str(_state(url))}
     return runner.invoke(
-        app, ["--warehouse", url, *args], catch_exceptions=False, env={"COLUMNS": "200"}
+        app, ["--warehouse", url, *args], catch_exceptions=False, env=env
     )
 
 
@@ -38,6 +43,16 @@ def test_measure_campaign_prints_the_matched_readout_then_the_randomized(
     assert data["method"] == "observational" and data["matched"]["strata"] > 0
     held = run(url, "measure", "holdout", "13", "--share", "0.5")
     assert held.exit_code == 0 and "held out (share 0.5" in held.output
+    # running servers learn the new holdout at once, through the online store
+    from shopkeeper.decide.offer_rows import HOLDOUTS
+    from shopkeeper.decide.online_store import open_store
+
+    store = open_store(f"sqlite:///{_state(url) / 'online.sqlite'}")
+    try:
+        (doc,) = store.read_many(HOLDOUTS, ["all"])
+    finally:
+        store.close()
+    assert doc == {"shares": {"13": 0.5}}
     text = run(url, "measure", "campaign", "13", "--resamples", "200")
     assert "treated vs holdout" in text.output and "sample ratio" in text.output
     assert "CUPED" in text.output

@@ -18,7 +18,7 @@ def test_plan_orders_by_declared_tables() -> None:
     order = [s.name for s in plan(list(reversed(STAGES)))]
     assert order[0] == "identity"  # every later stage reads identity_map
     assert order.index("profiles") < order.index("segments")  # segments read profiles
-    assert sorted(order[1:]) == ["profiles", "recommend", "segments"]
+    assert sorted(order[1:]) == ["insights", "profiles", "recommend", "segments"]
     assert [s.name for s in plan(STAGES, ["recommend", "identity"])] == [
         "identity",
         "recommend",

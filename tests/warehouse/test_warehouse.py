@@ -41,6 +41,36 @@ def test_write_conforms_to_the_spec(wh: Warehouse) -> None:
     assert wh.count("stores") == 2
 
 
+def test_a_table_from_an_older_version_gets_the_new_columns(wh: Warehouse) -> None:
+    """A stored table without a column its spec declares now (as exposures
+    gained candidates and base_rank) gets it, null, and keeps its rows."""
+    old_columns = {
+        k: v
+        for k, v in model.EXPOSURES.columns.items()
+        if k not in ("candidates", "base_rank")
+    }
+    old = model.TableSpec(
+        name="exposures", doc="as it was", columns=old_columns, key=("exposure_id",)
+    )
+    row = {k: None for k in old_columns} | {
+        "exposure_id": "x1",
+        "decision_id": "d1",
+        "identifier": "user:1",
+        "channel": "web",
+        "item_id": "p1",
+    }
+    staged = wh.stage_arrow(
+        "_tmp_old", pa.Table.from_pylist([row], schema=old.schema.to_pyarrow())
+    )
+    wh.write(old, staged)
+    assert "candidates" not in wh.table("exposures").columns
+    wh.create_tables([model.EXPOSURES])
+    stored = wh.execute(wh.table("exposures"))
+    assert list(stored.columns) == list(model.EXPOSURES.columns)
+    assert stored.exposure_id.tolist() == ["x1"]
+    assert stored.candidates.isna().all() and stored.base_rank.isna().all()
+
+
 def test_upsert_is_idempotent_and_replaces_changed_rows(wh: Warehouse) -> None:
     first = wh.stage_arrow(
         "_tmp_a",

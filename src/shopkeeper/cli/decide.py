@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -51,20 +52,40 @@ def decide_cmd(
     channel: Annotated[str, typer.Option(help="web, app, email, push, ...")] = "web",
     placement: Annotated[str, typer.Option(help="Where the answer shows.")] = "home",
     limit: Annotated[int, typer.Option(help="How many items.")] = 5,
+    kind: Annotated[str, typer.Option(help="items or offers.")] = "items",
+    on: Annotated[
+        datetime | None,
+        typer.Option(
+            "--date",
+            formats=["%Y-%m-%d"],
+            help="The day offers must be valid on (default today).",
+        ),
+    ] = None,
+    store_id: Annotated[
+        str | None, typer.Option("--store", help="Offers valid in this store.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Ask for one decision from the online store (as POST /v1/decide would)."""
-    from shopkeeper.decide.decisions import CHANNELS, DecisionRequest
+    from shopkeeper.decide.decisions import CHANNELS, KINDS, DecisionRequest
     from shopkeeper.errors import InvalidInput
     from shopkeeper.server.realtime import Realtime
 
     if channel not in CHANNELS:
         raise InvalidInput(f"--channel {channel!r} is not one of {', '.join(CHANNELS)}")
+    if kind not in KINDS:
+        raise InvalidInput(f"--kind {kind!r} is not one of {', '.join(KINDS)}")
     realtime = Realtime(state(ctx).settings)
     try:
         decision = realtime.decider.decide(
             DecisionRequest(
-                channel=channel, placement=placement, identifier=identifier, limit=limit
+                channel=channel,
+                placement=placement,
+                identifier=identifier,
+                limit=limit,
+                kind=kind,
+                today=on.date() if on else None,
+                store_id=store_id,
             )
         )
     finally:

@@ -93,3 +93,59 @@ def print_evaluation(run: Any) -> None:
         f"lift {c['lift_hit@10']:.4f}, co-count {c['cocount_hit@10']:.4f}, "
         f"popularity {c['popularity_hit@10']:.4f}"
     )
+
+
+@app.command("decisions")
+def decisions_cmd(
+    ctx: typer.Context,
+    placements: Annotated[
+        list[str] | None,
+        typer.Option("--placement", help="Only this placement (repeat); default all."),
+    ] = None,
+    n_boot: Annotated[
+        int, typer.Option("--bootstrap", min=10, help="Bootstrap resamples.")
+    ] = 1000,
+    seed: Annotated[int, typer.Option(help="Bootstrap and cross-fit seed.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Off-policy evaluation of our decisions from the exposure log: per
+    placement, the logging policy's outcome rate and IPS/SNIPS/DM/DR estimates
+    of the uniform-random and the recommender-order policies (docs/decide.md)."""
+    from shopkeeper.decide.exposure_log import evaluate_decisions
+
+    with progress_bar(not as_json) as progress:
+        with open_warehouse(ctx) as wh:
+            results = evaluate_decisions(
+                wh, placements=placements, n_boot=n_boot, seed=seed, progress=progress
+            )
+    if as_json:
+        emit_json([r.as_dict() for r in results])
+        return
+    print_decisions(results)
+
+
+def print_decisions(results: list[Any]) -> None:
+    """One table per placement: estimator rows, policy columns, 95% intervals."""
+    from shopkeeper.decide.exposure_log import ESTIMATORS, POLICIES
+
+    def cell(e: Any) -> str:
+        if e is None:
+            return "n/a"
+        return f"{e.value:.4f} [{e.ci_low:.4f}, {e.ci_high:.4f}]"
+
+    for r in results:
+        rows = [
+            [name.upper(), *[cell(r.estimates[p][name]) for p in POLICIES]]
+            for name in ESTIMATORS
+        ]
+        out.print(
+            table(
+                f"{r.placement}: {r.exposures:,} exposures, {r.decisions:,} "
+                f"decisions, {r.outcomes:,} outcomes, {r.items:,} items; "
+                f"logging policy (observed) {r.on_policy:.4f}",
+                ["estimator", "uniform random (95% CI)", "recommender order (95% CI)"],
+                rows,
+            )
+        )
+        for note in r.notes:
+            out.print(f"[dim]{note}[/dim]")

@@ -7,7 +7,14 @@ from typing import Annotated, Any
 
 import typer
 
-from shopkeeper.cli._common import emit_json, open_warehouse, out, progress, table
+from shopkeeper.cli._common import (
+    emit_json,
+    open_warehouse,
+    out,
+    progress,
+    state,
+    table,
+)
 
 __all__ = ["measure_app", "report_app"]
 
@@ -38,11 +45,23 @@ def holdout_cmd(
         bool, typer.Option(help="Redraw even if another share was recorded.")
     ] = False,
 ) -> None:
-    """Assign and record the campaign's holdout by hashing customer ids."""
+    """Assign and record the campaign's holdout by hashing customer ids.
+
+    The shares also go to the online store at once, so running servers stop
+    offering the campaign's coupons to its held-out members without waiting
+    for the next `shopkeeper online export`."""
+    from shopkeeper.decide.offer_rows import export_holdouts
+    from shopkeeper.decide.online_store import open_store
     from shopkeeper.measure import assign_holdouts
+    from shopkeeper.server.realtime import online_store_url
 
     with open_warehouse(ctx) as wh:
         done = assign_holdouts(wh, campaign_id, share, force=force)
+        store = open_store(online_store_url(state(ctx).settings))
+        try:
+            export_holdouts(wh, store)
+        finally:
+            store.close()
     out.print(
         f"campaign {done.campaign_id}: {done.holdout:,} of {done.members:,} members "
         f"held out (share {done.share:g}; rule {done.rule})"

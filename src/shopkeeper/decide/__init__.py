@@ -8,6 +8,7 @@ another policy would have earned before it ships.
 from __future__ import annotations
 
 from shopkeeper.decide.bandits import Choice, LinUCB, Placements, ThompsonSampling
+from shopkeeper.decide.exposure_log import PlacementEvaluation, evaluate_decisions
 from shopkeeper.decide.ope import (
     Estimate,
     LoggedBandit,
@@ -23,10 +24,12 @@ __all__ = [
     "Estimate",
     "LinUCB",
     "LoggedBandit",
+    "PlacementEvaluation",
     "Placements",
     "ThompsonSampling",
     "dm",
     "dr",
+    "evaluate_decisions",
     "fit_reward_model",
     "ips",
     "snips",

@@ -9,9 +9,14 @@ The steps, in the order that keeps the constraints unbreakable:
    SMS; the daily cap per customer and channel is an atomic counter, so
    concurrent requests cannot both take the last slot. A refusal is an
    answer with no items and the reason, not an error.
-3. **Candidates**: the customer's recommendations (with their reasons),
-   then popular items to fill; items already in the cart are left out.
-   Personalisation denied or revoked means popular items only.
+3. **Candidates**: for items, the customer's recommendations (with their
+   reasons), then the complements of the cart's items ("often bought with
+   X"), then popular items to fill; items already in the cart are left out.
+   Personalisation denied or revoked means popular items only. For offers
+   (``kind="offers"``), the customer's exported coupons that are eligible on
+   the decision day, in the store, and outside the campaign's holdout
+   (:mod:`shopkeeper.decide.eligibility`); offers are personal, so an
+   unknown visitor or a customer who withdrew personalisation gets none.
 4. **Policy**: Thompson sampling re-ranks the candidates per placement from
    the clicks and shows learned online (:mod:`shopkeeper.decide.feedback`),
    with the recommender's score as the prior; with probability
@@ -26,16 +31,18 @@ import hashlib
 import secrets
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
 
+from shopkeeper.decide.eligibility import eligible_offers, offer_reason
 from shopkeeper.decide.feedback import ArmStats
+from shopkeeper.decide.offer_rows import COMPLEMENTS, HOLDOUTS
 from shopkeeper.decide.online_rows import ALIAS, CUSTOMERS, POPULAR
 from shopkeeper.decide.online_store import OnlineStore
 
-__all__ = ["CHANNELS", "Decider", "Decision", "DecisionRequest"]
+__all__ = ["CHANNELS", "KINDS", "Decider", "Decision", "DecisionRequest"]
 
 CHANNELS = ("web", "app", "email", "push", "sms", "store_staff", "pos", "kiosk")
 MESSAGE_PURPOSE = {
@@ -45,6 +52,9 @@ MESSAGE_PURPOSE = {
     "store_staff": "personalization",
 }
 QUIET_CHANNELS = ("push", "sms")
+KINDS = ("items", "offers")
+_CART_COMPLEMENTS = 10
+"""Cart items whose complements are read (one store read for all of them)."""
 POLICY = "thompson-rerank"
 _DRAWS = 128
 PRIOR_STRENGTH = 100.0
@@ -60,6 +70,10 @@ class DecisionRequest:
     cart: tuple[str, ...] = ()
     store_id: str | None = None
     local_hour: int | None = None
+    kind: str = "items"
+    today: date | None = None
+    """The day offers must be valid on (default: today, UTC); a past day
+    replays a historical data set's campaigns."""
 
 
 @dataclass
@@ -72,6 +86,10 @@ class Decision:
     personalized: bool
     items: list[dict[str, Any]] = field(default_factory=list)
     refused: str | None = None
+    kind: str = "items"
+    candidates: int = 0
+    """How many candidates the policy ranked: the uniform policy's support,
+    logged with each exposure for off-policy evaluation."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -79,6 +97,7 @@ class Decision:
             "customer_id": self.customer_id,
             "channel": self.channel,
             "placement": self.placement,
+            "kind": self.kind,
             "policy": self.policy,
             "personalized": self.personalized,
             "items": self.items,
@@ -171,19 +190,55 @@ class Decider:
             self._popular_at = now
         return self._popular_items
 
+    def _complements(self, cart: tuple[str, ...]) -> list[dict[str, Any]]:
+        """Complements of the cart's first items, best lift first."""
+        if not cart:
+            return []
+        docs = self.store.read_many(COMPLEMENTS, list(cart[:_CART_COMPLEMENTS]))
+        found = [c for d in docs if d for c in d.get("items", [])]
+        return sorted(found, key=lambda c: -float(c.get("lift") or 0.0))
+
     def _candidates(
         self, req: DecisionRequest, doc: dict[str, Any] | None, personal: bool
     ) -> list[dict[str, Any]]:
         seen = set(req.cart)
         out = []
-        pools = [doc.get("recommendations", [])] if personal and doc else []
-        pools.append(self._popular())
+        recommended = doc.get("recommendations", []) if personal and doc else []
+        # The cart's complements get places right after the customer's best
+        # recommendations, so a long recommendation list cannot crowd them out.
+        head = 2 * req.limit
+        pools = [
+            recommended[:head],
+            self._complements(req.cart)[: req.limit],
+            recommended[head:],
+            self._popular(),
+        ]
         for pool in pools:
             for item in pool:
                 if item["product_id"] not in seen:
                     seen.add(item["product_id"])
                     out.append(item)
         return out[: max(req.limit * 3, 10)]
+
+    def _offers(
+        self, req: DecisionRequest, doc: dict[str, Any], now: datetime
+    ) -> list[dict[str, Any]]:
+        """The customer's offers that pass eligibility and the current holdouts.
+
+        The holdout shares are read on every offer decision (one small
+        document): a holdout assigned after the export must hold at once.
+        """
+        offers = doc.get("offers") or []
+        if not offers:
+            return []
+        (held,) = self.store.read_many(HOLDOUTS, ["all"])
+        return eligible_offers(
+            offers,
+            doc["customer_id"],
+            today=req.today or now.date(),
+            store_id=req.store_id,
+            shares=(held or {}).get("shares", {}),
+        )[: max(req.limit * 3, 10)]
 
     def _rank(
         self, placement: str, candidates: list[dict[str, Any]], limit: int
@@ -195,7 +250,7 @@ class Decider:
         # many shows of evidence.
         scores = np.array([float(c.get("score") or 0.0) for c in candidates])
         prior_mean = np.clip(scores, 0.005, 0.95)
-        shows, clicks = self.arms.get(placement, [c["product_id"] for c in candidates])
+        shows, clicks = self.arms.get(placement, [_arm(c) for c in candidates])
         alpha = prior_mean * PRIOR_STRENGTH + clicks
         beta = (1 - prior_mean) * PRIOR_STRENGTH + np.maximum(shows - clicks, 0)
         # Posterior draws by the normal approximation of each Beta (its mean
@@ -225,31 +280,69 @@ class Decider:
             placement=req.placement,
             policy=POLICY,
             personalized=False,
+            kind=req.kind,
         )
         decision.refused = self._refusal(req, doc, now)
         if decision.refused:
             return decision
         decision.personalized = self._personalize(doc)
-        candidates = self._candidates(req, doc, decision.personalized)
-        if not candidates:
-            decision.refused = "no candidates (run `shopkeeper online export`)"
-            return decision
+        if req.kind == "offers":
+            if doc is None or not decision.personalized:
+                decision.refused = (
+                    "offers need a known customer who allows personalization"
+                )
+                return decision
+            candidates = self._offers(req, doc, now)
+            if not candidates:
+                decision.refused = "no eligible offers"
+                return decision
+        else:
+            candidates = self._candidates(req, doc, decision.personalized)
+            if not candidates:
+                decision.refused = "no candidates (run `shopkeeper online export`)"
+                return decision
         shown, propensities = self._rank(req.placement, candidates, req.limit)
-        self.arms.shown(req.placement, [candidates[i]["product_id"] for i in shown])
+        self.arms.shown(req.placement, [_arm(candidates[i]) for i in shown])
+        decision.candidates = len(candidates)
         pairs = zip(shown, propensities, strict=True)
         for rank, (index, propensity) in enumerate(pairs, 1):
-            item = candidates[index]
-            decision.items.append(
-                {
-                    "item_type": "product",
-                    "item_id": item["product_id"],
-                    "rank": rank,
-                    "score": item.get("score"),
-                    "reason": item.get("reason") or "popular with shoppers",
-                    "propensity": round(propensity, 6),
-                }
-            )
+            answer = _answer(candidates[index], rank, propensity)
+            # The item's place in the candidates' own order (recommender,
+            # complements, popular; or offer relevance) before the policy
+            # re-ranked them: what "recommender order only" would have shown.
+            answer["base_rank"] = index + 1
+            decision.items.append(answer)
         return decision
+
+
+def _arm(candidate: dict[str, Any]) -> str:
+    """The id the policy learns under: an offer's id or a product's."""
+    return str(candidate.get("offer_id") or candidate["product_id"])
+
+
+def _answer(item: dict[str, Any], rank: int, propensity: float) -> dict[str, Any]:
+    if "offer_id" in item:
+        return {
+            "item_type": "offer",
+            "item_id": item["offer_id"],
+            "rank": rank,
+            "score": item.get("score"),
+            "reason": offer_reason(item),
+            "propensity": round(propensity, 6),
+            "campaign_id": item["campaign_id"],
+            "coupon_upc": item["coupon_upc"],
+            "product_ids": item.get("product_ids", []),
+            "valid_from": item["start"],
+            "valid_until": item["end"],
+        }
+    return {
+        "item_type": "product",
+        "item_id": item["product_id"],
+        "rank": rank,
+        "score": item.get("score"),
+        "reason": item.get("reason") or "popular with shoppers",
+        "propensity": round(propensity, 6),
+    }
 
 
 def exposure_id(decision_id: str, item_id: str) -> str:

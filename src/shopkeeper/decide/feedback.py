@@ -1,7 +1,8 @@
 """Learning from feedback in real time, and other updates events make.
 
 Outcomes are ordinary tracked events that carry the ``decision_id`` they
-answer (``Product Clicked``, ``Product Added``, ``Order Completed`` ...), so
+answer (``Product Clicked``, ``Product Added``, ``Order Completed``, ``Coupon
+Redeemed`` ...) and the item (``product_id``, or ``offer_id`` for an offer), so
 any Segment SDK can send them. When one arrives, the collector credits the
 item of that decision in its placement, once per decision and item however
 often the event is retried.
@@ -124,7 +125,12 @@ def _credit(store: OnlineStore, arms: ArmStats, props: Mapping[str, Any]) -> boo
         (decision,) = store.read_many(DECISIONS, [decision_id])
     if not decision:
         return False
-    item = props.get("product_id") or props.get("item_id") or props.get("productId")
+    item = (
+        props.get("offer_id")
+        or props.get("product_id")
+        or props.get("item_id")
+        or props.get("productId")
+    )
     item = str(item) if item is not None else decision["items"][0]
     if item not in decision["items"]:
         return False

@@ -15,6 +15,13 @@ from typing import Any
 
 import ibis
 
+from shopkeeper.decide.offer_rows import (
+    COMPLEMENTS,
+    HOLDOUTS,
+    complement_docs,
+    customer_offers,
+    export_holdouts,
+)
 from shopkeeper.warehouse import Warehouse
 
 __all__ = ["ALIAS", "CUSTOMERS", "POPULAR", "export_online"]
@@ -128,11 +135,13 @@ def export_online(
     store: Any,
     *,
     recommendations: int = 20,
+    offers: int = 20,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, int]:
-    """Write every customer's document, the aliases and the popular list."""
+    """Write every customer's document (with at most ``offers`` offers), the
+    aliases, the popular list, the holdout shares and the complements."""
     if not wh.exists("identity_map"):
-        return {CUSTOMERS: 0, ALIAS: 0, POPULAR: 0}
+        return {CUSTOMERS: 0, ALIAS: 0, POPULAR: 0, HOLDOUTS: 0, COMPLEMENTS: 0}
     people = wh.to_arrow(wh.table("identity_map")).to_pylist()
     parts = {
         "profile": _latest(wh, "profiles_rfm", _PROFILE),
@@ -142,6 +151,7 @@ def export_online(
         "recommendations": _recommendations(wh, recommendations),
         "consents": _consents(wh),
         "segments": _segments(wh),
+        "offers": customer_offers(wh, limit=offers),
     }
     households = {p["customer_id"]: p["household_id"] for p in people}
     docs = []
@@ -159,6 +169,14 @@ def export_online(
         ALIAS, ((p["identifier"], {"customer_id": p["customer_id"]}) for p in people)
     )
     store.write_batch(POPULAR, [("all", {"items": _popular(wh, 50)})])
+    campaigns = export_holdouts(wh, store)
+    complements = store.write_batch(COMPLEMENTS, complement_docs(wh))
     if progress:
         progress("online: customers", written, len(docs))
-    return {CUSTOMERS: written, ALIAS: aliases, POPULAR: 1}
+    return {
+        CUSTOMERS: written,
+        ALIAS: aliases,
+        POPULAR: 1,
+        HOLDOUTS: campaigns,
+        COMPLEMENTS: complements,
+    }

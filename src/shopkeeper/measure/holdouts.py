@@ -1,35 +1,31 @@
 """Holdouts drawn by hashing stable ids, identical in Python, DuckDB and Spark.
 
-A customer is held out of campaign ``c`` when the first eight hex digits of
-SHA-256(``"c:customer_id"``), read as a number ``h`` in ``[0, 16**8)``, fall
-below ``round(share * 16**8)``. Three properties follow:
-
-- reproducible: no random state, so a rebuild (or an auditor) gets the same
-  assignment from the ids alone;
-- independent across campaigns: the campaign id is part of the hashed text, so
-  being held out of one campaign says nothing about another;
-- engine-identical: both engines render SHA-256 as lowercase hex, and for
-  fixed-width lowercase hex the string order *is* the numeric order, so the
-  comparison ``digest8 < threshold_hex`` needs no hex-to-integer function
-  (Ibis has none that compiles on both engines).
-
-The same rule serves decision placements: hash with ``"placement:<name>"`` in
-place of the campaign id.
+The rule (SHA-256 of ``"<campaign_id>:<customer_id>"`` against the share) is
+in :mod:`shopkeeper.offers.holdout_hash`, where real-time offers read it too;
+this module assigns and records holdouts in ``measure_holdouts`` so that each
+readout knows who was held out and at what share. The same rule serves
+decision placements: hash with ``"placement:<name>"`` in place of the
+campaign id.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from dataclasses import dataclass
 
-import ibis
-import ibis.expr.types as ir
 import pyarrow as pa
 
-from shopkeeper.errors import Conflict, InvalidInput, NotFound
+from shopkeeper.errors import Conflict, NotFound
 from shopkeeper.model import CAMPAIGN_MEMBERS
 from shopkeeper.model.measure import MEASURE_HOLDOUTS
+from shopkeeper.offers.holdout_hash import (
+    HASH_DIGITS,
+    RULE,
+    holdout_expr,
+    holdout_threshold,
+    holdout_unit,
+    in_holdout,
+)
 from shopkeeper.warehouse import Warehouse
 
 __all__ = [
@@ -42,44 +38,6 @@ __all__ = [
     "holdout_unit",
     "in_holdout",
 ]
-
-HASH_DIGITS = 8
-"""Hex digits of the digest used: 2**32 buckets, finer than any share we use."""
-_BUCKETS = 16**HASH_DIGITS
-RULE = f"sha256('<campaign_id>:<customer_id>')[:{HASH_DIGITS}] < share"
-"""The rule as recorded beside each assignment, for auditors."""
-
-
-def _threshold(share: float) -> int:
-    if not 0.0 <= share < 1.0:
-        raise InvalidInput(f"holdout share must be in [0, 1), got {share}")
-    return round(share * _BUCKETS)
-
-
-def _digest(campaign_id: str, customer_id: str) -> str:
-    text = f"{campaign_id}:{customer_id}".encode()
-    return hashlib.sha256(text).hexdigest()[:HASH_DIGITS]
-
-
-def holdout_unit(customer_id: str, campaign_id: str) -> float:
-    """The customer's uniform draw in [0, 1) for this campaign."""
-    return int(_digest(campaign_id, customer_id), 16) / _BUCKETS
-
-
-def in_holdout(customer_id: str, campaign_id: str, share: float) -> bool:
-    """Whether the customer is held out of the campaign at this share."""
-    return int(_digest(campaign_id, customer_id), 16) < _threshold(share)
-
-
-def holdout_expr(
-    customer_id: ir.StringValue, campaign_id: ir.StringValue | str, share: float
-) -> ir.BooleanValue:
-    """:func:`in_holdout` as an Ibis expression, for any engine."""
-    campaign = (
-        ibis.literal(campaign_id) if isinstance(campaign_id, str) else campaign_id
-    )
-    digest = (campaign + ":" + customer_id).hexdigest("sha256").substr(0, HASH_DIGITS)
-    return digest < ibis.literal(format(_threshold(share), f"0{HASH_DIGITS}x"))
 
 
 @dataclass(frozen=True)
@@ -120,7 +78,7 @@ def assign_holdouts(
     one is refused unless ``force``: moving people between groups after the
     campaign ran would make its readout meaningless.
     """
-    _threshold(share)  # refuse a bad share before touching any table
+    holdout_threshold(share)  # refuse a bad share before touching any table
     previous = holdout_share(wh, campaign_id)
     if previous is not None and previous != share and not force:
         raise Conflict(

@@ -6,6 +6,7 @@ from shopkeeper.model.commerce import ORDER_LINES, ORDERS, PRODUCTS, PROMOTIONS,
 from shopkeeper.model.events import EVENTS, EXPOSURES, OUTCOMES
 from shopkeeper.model.marketing import (
     CAMPAIGN_MEMBERS,
+    CAMPAIGN_STORES,
     CAMPAIGNS,
     COUPON_REDEMPTIONS,
     COUPONS,
@@ -47,6 +48,7 @@ from shopkeeper.model.segments import (
 __all__ = [
     "CAMPAIGNS",
     "CAMPAIGN_MEMBERS",
+    "CAMPAIGN_STORES",
     "COMPLEMENTS",
     "CONSENTS",
     "COUPONS",
@@ -99,6 +101,7 @@ TABLES: dict[str, TableSpec] = {
         PROMOTIONS,
         CAMPAIGNS,
         CAMPAIGN_MEMBERS,
+        CAMPAIGN_STORES,
         COUPONS,
         COUPON_REDEMPTIONS,
         EXPOSURES,

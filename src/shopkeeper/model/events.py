@@ -46,7 +46,9 @@ EXPOSURES = TableSpec(
     name="exposures",
     doc=(
         "One item or offer shown to a person by a decision, with the propensity of "
-        "the policy that chose it (for off-policy evaluation) and its reason."
+        "the policy that chose it (for off-policy evaluation) and its reason; "
+        "candidates is how many the policy chose from and base_rank the item's "
+        "place in the recommender's own order (to evaluate other policies)."
     ),
     columns={
         "exposure_id": "string",
@@ -61,6 +63,8 @@ EXPOSURES = TableSpec(
         "propensity": "float64",
         "reason": "string",
         "exposed_at": "timestamp",
+        "candidates": "int32",
+        "base_rank": "int32",
     },
     key=("exposure_id",),
     required=("decision_id", "identifier", "channel", "item_id", "exposed_at"),

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from shopkeeper.model.schema import TableSpec
 
-__all__ = ["CAMPAIGNS", "CAMPAIGN_MEMBERS", "COUPONS", "COUPON_REDEMPTIONS"]
+__all__ = [
+    "CAMPAIGNS",
+    "CAMPAIGN_MEMBERS",
+    "CAMPAIGN_STORES",
+    "COUPONS",
+    "COUPON_REDEMPTIONS",
+]
 
 CAMPAIGNS = TableSpec(
     name="campaigns",
@@ -58,4 +64,17 @@ COUPON_REDEMPTIONS = TableSpec(
     },
     key=("identifier", "coupon_upc", "campaign_id", "redeemed_on"),
     subject="identifier",
+)
+
+CAMPAIGN_STORES = TableSpec(
+    name="campaign_stores",
+    doc=(
+        "A store a campaign's coupons are valid in. A campaign with no rows here is "
+        "valid in every store (The Complete Journey restricts none)."
+    ),
+    columns={
+        "campaign_id": "string",
+        "store_id": "string",
+    },
+    key=("campaign_id", "store_id"),
 )

@@ -9,6 +9,7 @@ loader; off-policy evaluation and the measurement stage read them there.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 from typing import Any, Literal
 
@@ -21,6 +22,7 @@ from shopkeeper.collect.eventlog import EventLog
 from shopkeeper.collect.tracking_api import error_body, read_body, send_json
 from shopkeeper.decide.decisions import (
     CHANNELS,
+    KINDS,
     Decider,
     DecisionRequest,
 )
@@ -39,8 +41,17 @@ class DecideContext(BaseModel):
 
     page: str | None = Field(None, max_length=2000)
     cart: list[str] = Field(default_factory=list, max_length=500)
-    store_id: str | None = Field(None, max_length=100)
+    store_id: str | None = Field(
+        None, max_length=100, description="Offers must be valid in this store."
+    )
     local_hour: int | None = Field(None, ge=0, le=23)
+    date: dt.date | None = Field(
+        None,
+        description=(
+            "The day the answer is for (offers must be valid on it); default "
+            "today (UTC). A past day replays a historical data set."
+        ),
+    )
 
 
 class DecideBody(BaseModel):
@@ -53,6 +64,14 @@ class DecideBody(BaseModel):
     channel: Literal[CHANNELS]  # type: ignore[valid-type]
     placement: str = Field(min_length=1, max_length=100)
     limit: int = Field(5, ge=1, le=50)
+    kind: Literal[KINDS] = Field(  # type: ignore[valid-type]
+        "items",
+        description=(
+            "'items' (products: recommendations, complements of the cart, "
+            "popular) or 'offers' (coupons of the customer's campaigns that are "
+            "eligible today, in the store, outside the campaign's holdout)."
+        ),
+    )
     context: DecideContext = Field(default_factory=DecideContext)
 
 
@@ -68,6 +87,8 @@ async def answer(state: Any, body: DecideBody) -> dict[str, Any]:
         cart=tuple(body.context.cart),
         store_id=body.context.store_id,
         local_hour=body.context.local_hour,
+        kind=body.kind,
+        today=body.context.date,
     )
     decision = decider.decide(req)
     if decision.items:
@@ -100,8 +121,10 @@ def decide_router(require_admin: Any, responses: dict[int | str, Any]) -> APIRou
 
     @router.post("/decide", summary="Decide what to show or send to one customer")
     async def decide(body: DecideBody, request: Request) -> dict[str, Any]:
-        """Ranked items, each with a plain-language reason and the propensity it
-        was chosen with; or no items and the reason (consent, quiet hours, cap)."""
+        """Ranked items (products or, with ``kind: "offers"``, coupons), each
+        with a plain-language reason and the propensity it was chosen with; or
+        no items and the reason (consent, quiet hours, cap, no eligible offer).
+        Every shown item is logged as an exposure."""
         # Reached only without the fast path below (it answers this first).
         require_admin(request)
         return await answer(request.app.state, body)

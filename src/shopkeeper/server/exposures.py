@@ -35,6 +35,10 @@ def exposure_record(decision: Decision, identifier: str | None) -> bytes:
             "propensity": item["propensity"],
             "reason": item["reason"],
             "exposed_at": now,
+            # For off-policy evaluation (loaded where the table has them):
+            # the uniform policy's support and the pre-policy order.
+            "candidates": decision.candidates,
+            "base_rank": item.get("base_rank"),
         }
         for item in decision.items
     ]

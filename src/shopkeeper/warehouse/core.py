@@ -8,6 +8,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
@@ -93,13 +94,29 @@ class Warehouse:
 
     # -- writing ---------------------------------------------------------
     def create_tables(self, specs: list[TableSpec] | None = None) -> list[str]:
-        """Create every declared table that does not exist yet; returns them."""
+        """Create every declared table that does not exist yet; returns them.
+
+        A table stored by an older version that lacks columns the spec now
+        declares gets them, empty (null), by rewriting it from itself: the
+        one way every engine can add a column, and once per new column.
+        """
         created = []
         for spec in specs if specs is not None else list(TABLES.values()):
             if not self.exists(spec.name):
                 with self._errors(spec.name, None):
                     self.engine.create_table(spec.name, None, spec.schema, temp=False)
                 created.append(spec.name)
+                continue
+            stored = self.table(spec.name)
+            missing = [c for c in spec.columns if c not in stored.columns]
+            if missing:
+                log.info("adding column(s) %s to %s", missing, spec.name)
+                self.write(
+                    spec,
+                    stored.mutate(
+                        **{c: ibis.null().cast(spec.schema[c]) for c in missing}
+                    ),
+                )
         return created
 
     def conform(self, spec: TableSpec, expr: ir.Table) -> ir.Table:
