@@ -8,6 +8,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from shopkeeper.cli import app
+from shopkeeper.warehouse import connect
 
 runner = CliRunner()
 
@@ -47,10 +48,15 @@ def test_plan_from_csv_respects_budget_and_consent(tmp_path: Path) -> None:
     assert (tmp_path / "plan.csv").read_text().count("\n") == 3
 
 
-def test_evaluate_uplift_prints_learners_and_policies() -> None:
+def test_evaluate_uplift_prints_learners_and_policies_and_keeps_the_run(
+    tmp_path: Path,
+) -> None:
+    url = f"duckdb:///{tmp_path / 'wh.duckdb'}"
     result = runner.invoke(
         app,
         [
+            "--warehouse",
+            url,
             "offers",
             "evaluate-uplift",
             "--outcome",
@@ -72,6 +78,47 @@ def test_evaluate_uplift_prints_learners_and_policies() -> None:
     # Everyone-Mens is the Mens arm's visit rate on the test half (about 0.18).
     assert 0.17 < by_policy["everyone: Mens E-Mail"] < 0.19
     assert data["n_test"] + data["n_train"] == 64_000
+    with connect(url, read_only=True) as wh:
+        runs = wh.execute(wh.table("offers_uplift_runs"))
+        assert set(runs.run_id) == {data["run_id"]}
+        by_learner = runs.set_index("learner")
+        for r in data["learners"]:
+            assert by_learner.loc[r["learner"], "qini"] == r["qini"]["value"]
+            assert by_learner.loc[r["learner"], "auuc_high"] == r["auuc"]["ci_high"]
+        # 2 learners x 2 offers x (Qini, uplift) curves of 101 points each
+        assert wh.count("offers_uplift_curves") == 2 * 2 * 2 * 101
+        assert wh.count("offers_policy_values") == len(data["policies"])
+
+
+def test_evaluate_uplift_on_a_sample_without_keeping_it(tmp_path: Path) -> None:
+    url = f"duckdb:///{tmp_path / 'wh.duckdb'}"
+    result = runner.invoke(
+        app,
+        [
+            "--warehouse",
+            url,
+            "offers",
+            "evaluate-uplift",
+            "--outcome",
+            "conversion",
+            "--learners",
+            "t_learner",
+            "--n-boot",
+            "5",
+            "--folds",
+            "2",
+            "--sample",
+            "0.05",
+            "--no-save",
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["run_id"] is None
+    # a 5% hashed sample of 64,000 rows
+    assert 2_900 < data["n_test"] + data["n_train"] < 3_500
+    assert not (tmp_path / "wh.duckdb").exists()
 
 
 def test_bad_outcome_is_a_clear_error() -> None:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from shopkeeper.cli._common import emit_json, out, progress, table
+from shopkeeper.cli._common import emit_json, open_warehouse, out, progress, table
 
 app = typer.Typer(
     help="Next best offer: uplift models on Hillstrom and budgeted offer plans.",
@@ -17,6 +17,7 @@ app = typer.Typer(
 
 @app.command("evaluate-uplift")
 def evaluate_uplift_cmd(
+    ctx: typer.Context,
     outcome: Annotated[
         str, typer.Option(help="Outcome to model: spend, conversion or visit.")
     ] = "spend",
@@ -26,19 +27,47 @@ def evaluate_uplift_cmd(
     n_boot: Annotated[int, typer.Option(help="Bootstrap replicates.")] = 200,
     folds: Annotated[int, typer.Option(help="Training folds for the choice.")] = 3,
     seed: Annotated[int, typer.Option(help="Seeds the bootstrap.")] = 0,
+    sample: Annotated[
+        float,
+        typer.Option(help="Share of Hillstrom's rows to use (hashed, for quick runs)."),
+    ] = 1.0,
+    save: Annotated[
+        bool,
+        typer.Option(
+            help="Keep the run in the warehouse (offers_uplift_runs, "
+            "offers_uplift_curves, offers_policy_values) for the dashboard."
+        ),
+    ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Compare uplift learners on Hillstrom's held-out split, with the policy values."""
+    """Compare uplift learners on Hillstrom's held-out split, with the policy values.
+
+    The run (scores, curves, policy values) is appended to the warehouse
+    under a new run id, which the dashboard's uplift page reads.
+    """
     from shopkeeper.errors import InvalidInput
-    from shopkeeper.offers.hillstrom import OUTCOMES, compare_learners
+    from shopkeeper.offers.hillstrom import OUTCOMES
+    from shopkeeper.offers.uplift_runs import evaluate_hillstrom, record_comparison
 
     if outcome not in OUTCOMES:
         raise InvalidInput(f"--outcome must be one of {', '.join(OUTCOMES)}")
     names = tuple(n.strip() for n in learners.split(",") if n.strip())
     with progress(not as_json) as callback:
-        c = compare_learners(
-            outcome, names, folds=folds, n_boot=n_boot, seed=seed, progress=callback
+        c = evaluate_hillstrom(
+            outcome,
+            names,
+            sample_share=sample,
+            folds=folds,
+            n_boot=n_boot,
+            seed=seed,
+            progress=callback,
         )
+    run_id = None
+    if save:
+        with open_warehouse(ctx) as wh:
+            run_id = record_comparison(
+                wh, c, sample_share=sample, n_boot=n_boot, folds=folds, seed=seed
+            )
     ev, pv = c.evaluation, c.policies
     rows: list[dict[str, Any]] = []
     for name in ev.names:
@@ -56,6 +85,8 @@ def evaluate_uplift_cmd(
         emit_json(
             {
                 "outcome": outcome,
+                "run_id": run_id,
+                "sample": sample,
                 "chosen": c.chosen,
                 "n_train": c.n_train,
                 "n_test": c.n_test,
@@ -91,6 +122,8 @@ def evaluate_uplift_cmd(
             [[p["policy"], span(p)] for p in policies],
         )
     )
+    if run_id is not None:
+        out.print(f"Kept as run {run_id}: the dashboard's /ui/uplift shows it.")
 
 
 @app.command("plan")

@@ -22,7 +22,7 @@ import ibis.expr.types as ir
 
 from shopkeeper.errors import InvalidInput, NotFound
 from shopkeeper.measure.attribution import MODELS, attribute
-from shopkeeper.measure.campaign_data import campaign_data
+from shopkeeper.measure.campaign_data import campaign_data, with_customer
 from shopkeeper.measure.campaigns import CampaignReadout, readout_from
 from shopkeeper.measure.paths import touch_paths, touches
 from shopkeeper.warehouse import Warehouse
@@ -118,21 +118,16 @@ def _roi(gain: Estimate | None, cost: float | None) -> float | None:
     return (gain.value - cost) / cost if gain is not None and cost else None
 
 
-def _customers(wh: Warehouse, t: ir.Table) -> ir.Table:
-    people = wh.table("identity_map").select("identifier", "customer_id")
-    j = t.left_join(people, t.identifier == people.identifier)
-    return j.mutate(customer_id=j.customer_id.fill_null(j.identifier))
-
-
 def _contacts(wh: Warehouse) -> ir.Table:
     """(channel, customer_id, kind) for every order, exposure and mailing."""
-    o = _customers(wh, wh.table("orders"))
+    people = wh.table("identity_map")
+    o = with_customer(people, wh.table("orders"))
     parts = [o.select("channel", "customer_id", kind=ibis.literal("order"))]
     t = touches(wh)
     parts.append(t.select("channel", "customer_id", kind=ibis.literal("exposure")))
     m, c = wh.table("campaign_members"), wh.table("campaigns")
     m = m.filter(m.member_group == "treatment").join(c, "campaign_id")
-    m = _customers(wh, m.filter(m.channel.notnull()))
+    m = with_customer(people, m.filter(m.channel.notnull()))
     parts.append(m.select("channel", "customer_id", kind=ibis.literal("exposure")))
     return ibis.union(*parts, distinct=False)
 

@@ -12,6 +12,11 @@ from shopkeeper.model.marketing import (
     COUPONS,
 )
 from shopkeeper.model.measure import MEASURE_HOLDOUTS
+from shopkeeper.model.offers import (
+    OFFERS_POLICY_VALUES,
+    OFFERS_UPLIFT_CURVES,
+    OFFERS_UPLIFT_RUNS,
+)
 from shopkeeper.model.people import (
     CONSENTS,
     CUSTOMERS,
@@ -64,6 +69,9 @@ __all__ = [
     "IDENTITY_REFUSED_LINKS",
     "INSIGHTS_RULES",
     "MEASURE_HOLDOUTS",
+    "OFFERS_POLICY_VALUES",
+    "OFFERS_UPLIFT_CURVES",
+    "OFFERS_UPLIFT_RUNS",
     "ORDERS",
     "ORDER_LINES",
     "OUTCOMES",
@@ -125,6 +133,9 @@ TABLES: dict[str, TableSpec] = {
         RECOMMENDATIONS,
         COMPLEMENTS,
         MEASURE_HOLDOUTS,
+        OFFERS_UPLIFT_RUNS,
+        OFFERS_UPLIFT_CURVES,
+        OFFERS_POLICY_VALUES,
         SEGMENTS_DEFINITIONS,
         SEGMENTS_MEMBERS,
         INSIGHTS_RULES,

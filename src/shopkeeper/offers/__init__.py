@@ -5,7 +5,8 @@ randomized data; metrics score their rankings with Qini and uplift curves; the
 allocator picks at most K offers per customer to maximize incremental margin
 under a budget, per-offer caps and consent; policy values are estimated from
 a randomized test without bias. Hillstrom's e-mail experiment is the bundled
-real benchmark.
+real benchmark; its evaluation runs are kept in the warehouse for the
+dashboard.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from shopkeeper.offers.allocate import Plan, allocate, greedy
 from shopkeeper.offers.hillstrom import (
     Experiment,
+    hashed_sample,
     hillstrom_experiment,
     load_hillstrom,
     split,
@@ -33,6 +35,11 @@ from shopkeeper.offers.uplift import (
     UpliftLearner,
     make_learner,
 )
+from shopkeeper.offers.uplift_runs import (
+    evaluate_hillstrom,
+    latest_runs,
+    record_comparison,
+)
 
 __all__ = [
     "DEFAULT_LEARNER",
@@ -46,14 +53,18 @@ __all__ = [
     "allocate",
     "auuc",
     "best_offer_policy",
+    "evaluate_hillstrom",
     "evaluate_uplift",
     "greedy",
+    "hashed_sample",
     "hillstrom_experiment",
+    "latest_runs",
     "load_hillstrom",
     "make_learner",
     "policy_values",
     "qini_coefficient",
     "qini_curve",
+    "record_comparison",
     "split",
     "uplift_curve",
 ]

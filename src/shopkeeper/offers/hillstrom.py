@@ -12,7 +12,7 @@ which no observational log allows. The repository carries its own copy
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +31,7 @@ __all__ = [
     "Experiment",
     "compare_learners",
     "hash_unit",
+    "hashed_sample",
     "hillstrom_experiment",
     "load_hillstrom",
     "select_learner",
@@ -187,6 +188,19 @@ def split(
     return experiment.subset(~test), experiment.subset(test)
 
 
+def hashed_sample(experiment: Experiment, share: float, *, salt: int = 7) -> Experiment:
+    """A hashed share of the rows, for quick runs (a test, a first look).
+
+    The same rows on every run and machine; the salt differs from the split's
+    and the folds' so the sample does not favour either side of them.
+    """
+    if not 0.0 < share <= 1.0:
+        raise InvalidInput(f"sample must lie in (0, 1], not {share}")
+    if share == 1.0:
+        return experiment
+    return experiment.subset(hash_unit(experiment.row, salt) < share)
+
+
 @dataclass(frozen=True)
 class Comparison:
     """Uplift learners side by side on Hillstrom's held-out split, for one outcome.
@@ -204,6 +218,9 @@ class Comparison:
             arm a" for every arm.
         n_train: training rows.
         n_test: test rows.
+        test: the held-out split itself, and ``predictions`` each learner's
+            ``(n_test, K)`` predicted uplift on it, so curves can be drawn
+            from the very scores the coefficients summarize.
     """
 
     outcome: str
@@ -214,6 +231,8 @@ class Comparison:
     policies: PolicyValues
     n_train: int
     n_test: int
+    test: Experiment | None = None
+    predictions: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 Progress = Callable[[str, int, int], None]
@@ -325,4 +344,6 @@ def compare_learners(
         values,
         len(train),
         len(test),
+        test,
+        predictions,
     )

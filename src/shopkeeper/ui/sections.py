@@ -14,9 +14,11 @@ __all__ = ["section_routers"]
 def section_routers() -> list[APIRouter]:
     # Imported here, not above: each section imports shopkeeper.ui.router,
     # which imports this module.
-    from shopkeeper.ui import merchandising, segments
+    from shopkeeper.ui import campaigns, decisions, merchandising, segments
 
     return [
+        campaigns.router(),
+        decisions.router(),
         segments.router(),
         merchandising.router(),
     ]

@@ -266,4 +266,6 @@ def hint_for(name: str) -> str:
         return "run `shopkeeper tables` to see what the warehouse holds"
     if spec.stage == "collect":
         return "load data first, e.g. `shopkeeper import completejourney`"
+    if spec.stage == "offers":
+        return "run `shopkeeper offers evaluate-uplift`"
     return f"run `shopkeeper build {spec.stage}`"
