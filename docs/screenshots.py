@@ -24,6 +24,8 @@ from pathlib import Path
 import httpx
 
 HERE = Path(__file__).resolve().parent
+MAX_HEIGHT = 2400
+"""Long pages (a customer's whole timeline) are cut here: the top tells."""
 PAGES = {
     "customer-360": "/ui/customers/{household}",
     "channels": "/ui/channels",
@@ -101,7 +103,12 @@ def main() -> None:
                 if name == "customer-360":
                     page.locator("#timeline details").first.click()
                 shot = args.out / f"{name}.png"
-                page.screenshot(path=str(shot), full_page=True)
+                height = min(MAX_HEIGHT, page.evaluate("document.body.scrollHeight"))
+                page.screenshot(
+                    path=str(shot),
+                    full_page=True,
+                    clip={"x": 0, "y": 0, "width": 1280, "height": height},
+                )
                 print(f"{shot.relative_to(HERE.parent)}: {url}")
             browser.close()
     finally:
