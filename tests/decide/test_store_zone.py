@@ -25,6 +25,7 @@ from shopkeeper.activate.signing import verify
 from shopkeeper.decide.online_rows import export_online
 from shopkeeper.decide.online_store import open_store
 from shopkeeper.server.realtime import online_store_url
+from shopkeeper.server.serve import load_once
 from shopkeeper.warehouse import connect
 from tests.collect.server import (
     ADMIN_TOKEN,
@@ -165,3 +166,9 @@ def test_zone_entry_sends_a_push_within_a_second(
     _enter(server, key, local_hour=16)
     time.sleep(1.0)
     assert len(state.received) == 1
+    # Each refusal was logged, with its kind, for the dashboard.
+    load_once(server.settings)
+    with connect(settings=server.settings, read_only=True) as wh:
+        t = wh.table("refusals")
+        kinds = wh.execute(t.filter(t.placement == "store_zone").reason_kind)
+    assert sorted(kinds) == ["cap", "consent", "quiet_hours"]

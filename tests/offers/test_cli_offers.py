@@ -16,6 +16,7 @@ runner = CliRunner()
 def test_plan_from_csv_respects_budget_and_consent(tmp_path: Path) -> None:
     # A hand-made case with a known optimum: the budget of 10 buys b + c (10),
     # not a (7); ann has no e-mail consent.
+    url = f"duckdb:///{tmp_path / 'wh.duckdb'}"
     (tmp_path / "cands.csv").write_text(
         "customer_id,offer_id,incremental_margin,cost\n"
         "a,mail,7,6\nb,mail,5,5\nc,mail,5,5\nann,mail,50,1\n"
@@ -27,6 +28,8 @@ def test_plan_from_csv_respects_budget_and_consent(tmp_path: Path) -> None:
     result = runner.invoke(
         app,
         [
+            "--warehouse",
+            url,
             "offers",
             "plan",
             str(tmp_path / "cands.csv"),
@@ -46,6 +49,27 @@ def test_plan_from_csv_respects_budget_and_consent(tmp_path: Path) -> None:
     assert summary["expected_incremental_margin"] == 10
     assert summary["excluded_no_consent"] == 1
     assert (tmp_path / "plan.csv").read_text().count("\n") == 3
+    # the plan's headline and per-offer totals are kept, with no customer ids
+    with connect(url, read_only=True) as wh:
+        (head,) = wh.execute(wh.table("offers_plans")).to_dict("records")
+        offers = wh.execute(wh.table("offers_plan_offers")).to_dict("records")
+    assert head["plan_id"] == summary["plan_id"]
+    assert (head["budget"], head["spent"], head["customers"]) == (10, 10, 2)
+    assert head["expected_incremental_margin"] == 10 and head["source"] == "cands.csv"
+    assert [(o["offer_id"], o["channel"], o["assigned"]) for o in offers] == [
+        ("mail", "email", 2)
+    ]
+    assert offers[0]["cost"] == 10 and offers[0]["expected_incremental_margin"] == 10
+    # --no-save leaves the warehouse as it was
+    again = runner.invoke(
+        app,
+        ["--warehouse", url, "offers", "plan", str(tmp_path / "cands.csv")]
+        + ["--budget", "6", "--cap", "mail=1", "--no-save", "--json"],
+    )
+    assert again.exit_code == 0, again.output
+    assert "plan_id" not in json.loads(again.output)
+    with connect(url, read_only=True) as wh:
+        assert wh.execute(wh.table("offers_plans").count()) == 1
 
 
 def test_evaluate_uplift_prints_learners_and_policies_and_keeps_the_run(

@@ -141,8 +141,11 @@ class Browser:
         return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
+    # Per module, not per session: Playwright's sync API keeps an event loop
+    # running in this thread while it is open, and tests after it that call
+    # asyncio.run() would fail.
     if not CHROMIUM.exists():
         pytest.fail("Debian's chromium is missing: .ci/run installs it (apt)")
     from playwright.sync_api import sync_playwright

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import json
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 from ibis import _
+from typer.testing import CliRunner
 
+from shopkeeper.cli import app
 from shopkeeper.measure import assign_holdouts, campaign_readout, channels_report
 from shopkeeper.offers.uplift_runs import evaluate_hillstrom, record_comparison
 from shopkeeper.settings import Settings
@@ -263,8 +266,90 @@ def test_the_uplift_page_draws_the_latest_kept_runs_curves(
         assert xs == pytest.approx((mean.x * 100).tolist())
         assert ys == pytest.approx(mean.y.tolist())
     assert f"Qini curve, visit (mean over {', '.join(o['offers'])})" in page
-    assert page.count('<figure class="chart"><svg') == 2
+    # two charts per outcome; a plan kept by another test draws its own below
+    outcome_part = page.split('<section id="plan">')[0]
+    assert outcome_part.count('<figure class="chart"><svg') == 2
     assert "random" in page and 'id="no-runs"' not in page
+
+
+def test_the_uplift_page_shows_the_latest_kept_offer_plan(
+    ui_client: Http, ui_settings: Settings, tmp_path: Path
+) -> None:
+    data, page = _page(ui_client, "/ui/uplift")
+    assert data["plan"] is None
+    assert 'id="no-plan"' in page and f"run <code>{data['plan_command']}</code>" in page
+    # Real slice customers; the slice has no offer-level uplift estimates, so
+    # each candidate's margin is an assumed share of the customer's real
+    # average basket (2% for an e-mail, 6% for a mailer) at a fixed cost.
+    with connect(ui_settings.warehouse, read_only=True) as wh:
+        rfm = wh.execute(
+            wh.table("profiles_rfm")
+            .select("customer_id", "avg_basket_value")
+            .order_by("customer_id")
+            .limit(60)
+        )
+    rows = []
+    for customer, basket in zip(rfm.customer_id, rfm.avg_basket_value, strict=True):
+        rows.append(f"{customer},email-5,{0.02 * basket:.4f},0.10")
+        rows.append(f"{customer},mailer-10,{0.06 * basket:.4f},1.50")
+    (tmp_path / "candidates.csv").write_text(
+        "customer_id,offer_id,incremental_margin,cost\n" + "\n".join(rows) + "\n"
+    )
+    # The slice keeps no consent records: everyone may get e-mail, the first
+    # half of them post too.
+    consent = [f"{c},email" for c in rfm.customer_id]
+    consent += [f"{c},direct_mail" for c in rfm.customer_id[:30]]
+    (tmp_path / "consent.csv").write_text(
+        "customer_id,channel\n" + "\n".join(consent) + "\n"
+    )
+    (tmp_path / "channels.csv").write_text(
+        "offer_id,channel\nemail-5,email\nmailer-10,direct_mail\n"
+    )
+    result = CliRunner().invoke(
+        app,
+        ["--warehouse", ui_settings.warehouse, "offers", "plan"]
+        + [str(tmp_path / "candidates.csv"), "--budget", "30", "--k", "1"]
+        + ["--cap", "mailer-10=15", "--channels", str(tmp_path / "channels.csv")]
+        + ["--consent", str(tmp_path / "consent.csv"), "--json"],
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    with connect(ui_settings.warehouse, read_only=True) as wh:
+        offers = wh.to_arrow(
+            wh.table("offers_plan_offers")
+            .filter(_.plan_id == summary["plan_id"])
+            .drop("plan_id")
+        ).to_pylist()
+    data, page = _page(ui_client, "/ui/uplift")
+    p = data["plan"]
+    assert p["plan_id"] == summary["plan_id"] and p["budget"] == 30
+    assert p["spent"] == pytest.approx(summary["total_cost"]) and p["spent"] <= 30
+    assert p["customers"] == summary["customers"]
+    assert p["expected_incremental_margin"] == pytest.approx(
+        summary["expected_incremental_margin"]
+    )
+    # the twin's offers are the kept rows, best first, and the page shows them
+    assert sorted(p["offers"], key=str) == sorted(offers, key=str)
+    assert [o["expected_incremental_margin"] for o in p["offers"]] == sorted(
+        (o["expected_incremental_margin"] for o in p["offers"]), reverse=True
+    )
+    by_offer = {o["offer_id"]: o for o in p["offers"]}
+    assert set(by_offer) == {"email-5", "mailer-10"}
+    assert by_offer["mailer-10"]["cap"] == 15 and by_offer["email-5"]["cap"] is None
+    assert by_offer["mailer-10"]["assigned"] <= 15
+    assert sum(o["assigned"] for o in p["offers"]) == summary["offers_sent"]
+    assert summary["excluded_no_consent"] == 30
+    assert p["chart"]["labels"] == [o["offer_id"] for o in p["offers"]]
+    plan_part = html.unescape(page.split('<section id="plan">')[1])
+    assert f"Plan <code>{p['plan_id']}</code>" in plan_part
+    for figure in ("spent", "expected_incremental_margin"):
+        assert _money(p[figure]) in plan_part
+    for o in p["offers"]:
+        assert f"<td>{o['offer_id']}</td><td>{o['channel']}</td>" in plan_part
+        assert _money(o["expected_incremental_margin"]) in plan_part
+    assert "Expected incremental margin per offer" in plan_part
+    assert plan_part.count('<figure class="chart"><svg') == 1
+    assert 'id="no-plan"' not in page
 
 
 def test_an_unknown_campaign_is_a_page_not_a_crash(ui_client: Http) -> None:

@@ -1,5 +1,6 @@
 """The Decisions page: empty until something is decided, then placements,
-daily exposure and outcome rates, off-policy estimates, caps and consent.
+daily exposure and outcome rates, off-policy estimates, caps, consent and the
+logged refusals.
 
 Decisions are made over real HTTP (``POST /v1/decide``) on the dashboard's
 server for real households of the slice, and the loader moves the exposure
@@ -35,6 +36,7 @@ ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 PLACEMENTS = {"home": "web", "basket": "app"}
 DECISIONS = 12
 SHOWN = 3
+REFUSED = 2  # e-mail decisions for households that never granted e-mail consent
 
 
 @dataclass
@@ -45,16 +47,17 @@ class Decided:
     empty_page: str
     decisions: list[dict[str, Any]]
     clicked: set[tuple[str, str]]
+    refused: list[dict[str, Any]]
 
 
-def _exposures(settings: Settings) -> int:
+def _count(settings: Settings, table: str = "exposures") -> int:
     with connect(settings.warehouse, read_only=True) as wh:
-        return wh.count("exposures") if wh.exists("exposures") else 0
+        return wh.count(table) if wh.exists(table) else 0
 
 
 @pytest.fixture(scope="module")
 def decided(ui_server: Server, ui_settings: Settings) -> Iterator[Decided]:
-    assert _exposures(ui_settings) == 0, "the slice's copy starts with no decisions"
+    assert _count(ui_settings) == 0, "the slice's copy starts with no decisions"
     client = Http(ui_server.url)
     login(client)
     empty_twin = client.get("/ui/decisions.json").json()
@@ -101,14 +104,26 @@ def decided(ui_server: Server, ui_settings: Settings) -> Iterator[Decided]:
             )
             assert sent.status_code == 200, sent.text
             clicked.add((decision["decision_id"], item))
+    refused = []
+    for person in people[:REFUSED]:
+        answer = httpx.post(
+            f"{ui_server.url}/v1/decide",
+            json={"identifier": person, "channel": "email", "placement": "weekly"},
+            headers=ADMIN,
+        )
+        assert answer.status_code == 200, answer.text
+        refused.append(answer.json())
     deadline = time.monotonic() + 20
-    while _exposures(ui_settings) < DECISIONS * SHOWN:  # exposures are group-committed
-        assert time.monotonic() < deadline, "the exposure log never reached the loader"
+    while (  # exposures and refusals are group-committed, not awaited
+        _count(ui_settings) < DECISIONS * SHOWN
+        or _count(ui_settings, "refusals") < REFUSED
+    ):
+        assert time.monotonic() < deadline, "the decision log never reached the loader"
         load_once(ui_settings)
         time.sleep(0.2)
     load_once(ui_settings)
     client.close()
-    yield Decided(empty_twin, empty_page, decisions, clicked)
+    yield Decided(empty_twin, empty_page, decisions, clicked, refused)
 
 
 @pytest.mark.parametrize("path", ["/ui/decisions"])
@@ -126,8 +141,10 @@ def test_before_any_decision_the_page_says_so_plainly(decided: Decided) -> None:
     data, page = decided.empty_twin, decided.empty_page
     assert data["empty"] is True and data["exposures"] == 0
     assert "No decisions have been logged yet: the exposures table is empty" in page
-    # the limits and the refusal note show even with nothing decided
-    assert data["refusals_logged"] is False and data["refusals_note"] in page
+    # the limits, the refusal note and (no) refusals show with nothing decided
+    assert data["refusals_logged"] is True and data["refusals_note"] in page
+    assert data["refusals"]["total"] == 0 and data["refusals"]["by_kind"] == []
+    assert "No refusal has been logged yet" in page
     for cap in data["limits"]["daily_caps"]:
         assert f"{cap['channel']}: {cap['per_day']} per customer" in page
 
@@ -154,7 +171,7 @@ def test_decisions_show_up_with_their_outcome_rates_and_estimates(
     assert sum(daily["decisions"]) == DECISIONS
     for day, rate in zip(daily["days"], daily["outcome_rate"], strict=True):
         assert f"<td>{day}</td>" in page and f"{rate * 100:.2f}%" in page
-    assert page.count('<figure class="chart"><svg') == 2
+    assert page.count('<figure class="chart"><svg') == 3  # two lines, refusal bars
     # the off-policy estimates are `shopkeeper evaluate decisions`'s
     with connect(ui_settings.warehouse, read_only=True) as wh:
         expected = {
@@ -172,10 +189,38 @@ def test_decisions_show_up_with_their_outcome_rates_and_estimates(
     assert data["refusals_note"] in page
 
 
+def test_a_refused_email_decision_is_logged_and_counted(
+    ui_client: Http, ui_settings: Settings, decided: Decided
+) -> None:
+    for answer in decided.refused:
+        assert answer["items"] == [] and answer["refused"] == "no email consent granted"
+    with connect(ui_settings.warehouse, read_only=True) as wh:
+        rows = wh.to_arrow(wh.table("refusals")).to_pylist()
+    assert {r["decision_id"] for r in rows} == {
+        a["decision_id"] for a in decided.refused
+    }
+    for row in rows:
+        assert row["reason_kind"] == "consent" and row["channel"] == "email"
+        assert row["placement"] == "weekly" and row["identifier"] is not None
+        assert row["reason"] == "no email consent granted"
+    data = ui_client.get("/ui/decisions.json").json()
+    page = html.unescape(ui_client.get("/ui/decisions").text)
+    refusals = data["refusals"]
+    assert refusals["total"] == REFUSED
+    (by_kind,) = refusals["by_kind"]
+    assert (by_kind["reason_kind"], by_kind["channel"]) == ("consent", "email")
+    assert by_kind["refusals"] == REFUSED and by_kind["customers"] == REFUSED
+    assert f'id="refusals-total">{REFUSED}</span>' in page
+    assert f'<td>consent</td><td>email</td><td class="num">{REFUSED}</td>' in page
+    assert sum(d["consent"] for d in refusals["daily"]) == REFUSED
+    for day in refusals["daily"]:
+        assert f"<td>{day['day']}</td>" in page
+
+
 def test_a_person_sees_the_decisions(browser: Browser, decided: Decided) -> None:
     browser.open("/ui/decisions")
     page = browser.page
     assert page.locator("#placements tbody tr").count() == len(PLACEMENTS)
-    assert page.locator("figure.chart svg").count() == 2
+    assert page.locator("figure.chart svg").count() == 3  # two lines, refusal bars
     assert page.locator("table.ope").count() == len(PLACEMENTS)
     browser.screenshot("decisions")

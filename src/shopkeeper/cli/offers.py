@@ -128,6 +128,7 @@ def evaluate_uplift_cmd(
 
 @app.command("plan")
 def plan_cmd(
+    ctx: typer.Context,
     candidates: Annotated[
         Path,
         typer.Argument(
@@ -154,9 +155,21 @@ def plan_cmd(
     out_file: Annotated[
         Path | None, typer.Option("--out", help="Write the chosen offers as CSV.")
     ] = None,
+    save: Annotated[
+        bool,
+        typer.Option(
+            help="Keep the plan's summary in the warehouse (offers_plans, "
+            "offers_plan_offers; no per-customer rows) for the dashboard."
+        ),
+    ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Choose at most K offers per customer to maximize incremental margin (exact)."""
+    """Choose at most K offers per customer to maximize incremental margin (exact).
+
+    The plan's headline and per-offer summary are appended to the warehouse
+    under a new plan id, which the dashboard's uplift page shows; which
+    customer gets which offer goes only to --out.
+    """
     import pandas as pd
 
     from shopkeeper.errors import InvalidInput, NotFound
@@ -191,7 +204,20 @@ def plan_cmd(
     )
     if out_file is not None:
         plan.assignments.to_csv(out_file, index=False)
-    summary = plan.summary()
+    summary: dict[str, Any] = dict(plan.summary())
+    if save:
+        from shopkeeper.offers.plan_runs import record_plan
+
+        with open_warehouse(ctx) as wh:
+            summary["plan_id"] = record_plan(
+                wh,
+                plan,
+                budget=budget,
+                max_per_customer=k,
+                caps=caps,
+                offer_channels=offer_channels,
+                source=candidates.name,
+            )
     if as_json:
         emit_json(summary)
         return
@@ -202,3 +228,7 @@ def plan_cmd(
             [[key.replace("_", " "), value] for key, value in summary.items()],
         )
     )
+    if "plan_id" in summary:
+        out.print(
+            f"Kept as plan {summary['plan_id']}: the dashboard's /ui/uplift shows it."
+        )

@@ -28,7 +28,7 @@ import pyarrow as pa
 from shopkeeper import model
 from shopkeeper.collect.consent_events import consent_rows
 from shopkeeper.collect.eventlog import read_segment, segment_is_active, segments
-from shopkeeper.collect.logscrub import EXPOSURE_KIND, log_lock
+from shopkeeper.collect.logscrub import EXPOSURE_KIND, REFUSAL_KIND, log_lock
 from shopkeeper.collect.messages import read_record, record_rows
 from shopkeeper.warehouse import Warehouse
 
@@ -112,19 +112,24 @@ def _write_checkpoint(directory: Path, offsets: dict[str, int]) -> None:
     os.replace(tmp, path)
 
 
-def _exposures(records: list[bytes]) -> pa.Table:
+def _decision_rows(records: list[bytes], spec: model.TableSpec) -> pa.Table:
+    """Rows of exposure or refusal records, times from epoch microseconds."""
     rows = [row for r in records for row in orjson.loads(read_record(r)[1])]
     schema = pa.schema(
         [
             pa.field(name, _EXPOSURE_TYPES.get(dtype, pa.string()))
-            for name, dtype in model.EXPOSURES.columns.items()
+            for name, dtype in spec.columns.items()
         ]
     )
     table = pa.Table.from_pylist(rows, schema=schema)
-    i = table.schema.get_field_index("exposed_at")
-    return table.set_column(
-        i, "exposed_at", table["exposed_at"].cast(pa.timestamp("us"))
-    )
+    for i, (name, dtype) in enumerate(spec.columns.items()):
+        if dtype == "timestamp":
+            table = table.set_column(i, name, table[name].cast(pa.timestamp("us")))
+    return table
+
+
+_DECISION_KINDS = {EXPOSURE_KIND: model.EXPOSURES, REFUSAL_KIND: model.REFUSALS}
+"""Log record kinds that hold decision rows, and the table each loads into."""
 
 
 _EXPOSURE_TYPES = {
@@ -137,16 +142,21 @@ _EXPOSURE_TYPES = {
 def _store(wh: Warehouse, records: list[bytes]) -> tuple[int, int]:
     """Insert the records not stored yet; (inserted, duplicates)."""
     kinds = [read_record(r)[0].get("kind") for r in records]
-    exposures = [r for r, k in zip(records, kinds, strict=True) if k == EXPOSURE_KIND]
-    if exposures:
-        records = [r for r, k in zip(records, kinds, strict=True) if k != EXPOSURE_KIND]
-        staged = wh.stage_arrow("_tmp_exposures_batch", _exposures(exposures))
+    for kind, spec in _DECISION_KINDS.items():
+        mine = [r for r, k in zip(records, kinds, strict=True) if k == kind]
+        if not mine:
+            continue
+        batch = f"_tmp_{spec.name}_batch"
+        staged = wh.stage_arrow(batch, _decision_rows(mine, spec))
         try:
-            wh.insert_new(
-                model.EXPOSURES, staged.distinct(on="exposure_id", keep="first")
-            )
+            (key,) = spec.key
+            wh.insert_new(spec, staged.distinct(on=key, keep="first"))
         finally:
-            wh.drop_temp("_tmp_exposures_batch")
+            wh.drop_temp(batch)
+    if any(k in _DECISION_KINDS for k in kinds):
+        records = [
+            r for r, k in zip(records, kinds, strict=True) if k not in _DECISION_KINDS
+        ]
     data = records_to_arrow(records)
     staged = wh.stage_arrow("_tmp_events_batch", data)
     try:

@@ -30,11 +30,16 @@ import orjson
 from shopkeeper.collect.eventlog import frame, read_segment, segments
 from shopkeeper.collect.messages import dump_json, read_record, write_record
 
-__all__ = ["EXPOSURE_KIND", "ScrubReport", "log_lock", "scrub_log"]
+__all__ = ["EXPOSURE_KIND", "REFUSAL_KIND", "ScrubReport", "log_lock", "scrub_log"]
 
 EXPOSURE_KIND = "exposure"
 """Log records of this kind hold the exposures of one decision, not events:
 the decide API logs them durably before answering, like any event."""
+
+REFUSAL_KIND = "refusal"
+"""Log records of this kind hold one refused decision (consent, quiet hours,
+cap, no candidates): rows shaped like exposures, naming their person in
+``identifier``, so they are scrubbed the same way."""
 
 _HEADER_BYTES = len(frame(b""))
 
@@ -66,8 +71,8 @@ def _without(
     header, body = read_record(payload)
     parsed = orjson.loads(body)
     kind = header.get("kind")
-    if kind == EXPOSURE_KIND:
-        # A decision's exposures: rows that name their person directly.
+    if kind in (EXPOSURE_KIND, REFUSAL_KIND):
+        # A decision's exposures or refusal: rows that name their person.
         rows = [r for r in parsed if not matches({"identifier": r.get("identifier")})]
         if len(rows) == len(parsed):
             return None

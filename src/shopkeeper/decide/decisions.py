@@ -42,7 +42,14 @@ from shopkeeper.decide.offer_rows import COMPLEMENTS, HOLDOUTS
 from shopkeeper.decide.online_rows import ALIAS, CUSTOMERS, POPULAR
 from shopkeeper.decide.online_store import OnlineStore
 
-__all__ = ["CHANNELS", "KINDS", "Decider", "Decision", "DecisionRequest"]
+__all__ = [
+    "CHANNELS",
+    "KINDS",
+    "REFUSAL_KINDS",
+    "Decider",
+    "Decision",
+    "DecisionRequest",
+]
 
 CHANNELS = ("web", "app", "email", "push", "sms", "store_staff", "pos", "kiosk")
 MESSAGE_PURPOSE = {
@@ -52,6 +59,8 @@ MESSAGE_PURPOSE = {
     "store_staff": "personalization",
 }
 QUIET_CHANNELS = ("push", "sms")
+REFUSAL_KINDS = ("consent", "quiet_hours", "cap", "no_candidates", "other")
+"""Machine-readable refusal kinds; ``other`` for a refusal none of them names."""
 KINDS = ("items", "offers")
 _CART_COMPLEMENTS = 10
 """Cart items whose complements are read (one store read for all of them)."""
@@ -86,6 +95,9 @@ class Decision:
     personalized: bool
     items: list[dict[str, Any]] = field(default_factory=list)
     refused: str | None = None
+    refused_kind: str | None = None
+    """The refusal as one of :data:`REFUSAL_KINDS`, so the refusal log can be
+    counted by limit without parsing the human reason."""
     kind: str = "items"
     candidates: int = 0
     """How many candidates the policy ranked: the uniform policy's support,
@@ -155,24 +167,26 @@ class Decider:
     # -- may we ----------------------------------------------------------
     def _refusal(
         self, req: DecisionRequest, doc: dict[str, Any] | None, now: datetime
-    ) -> str | None:
+    ) -> tuple[str, str] | None:
+        """(kind, reason) of the limit that refuses this request, if any."""
         purpose = MESSAGE_PURPOSE.get(req.channel)
         if purpose is not None:
+            # An unknown person cannot have granted anything: a consent refusal.
             if doc is None:
-                return f"{req.channel} needs a known customer"
+                return "consent", f"{req.channel} needs a known customer"
             if not _granted(doc, purpose):
-                return f"no {purpose} consent granted"
+                return "consent", f"no {purpose} consent granted"
         if req.channel in QUIET_CHANNELS:
             hour = req.local_hour if req.local_hour is not None else now.hour
             start, end = self.quiet_hours
             quiet = start <= hour or hour < end if start > end else start <= hour < end
             if quiet:
-                return f"quiet hours ({start:02d}:00-{end:02d}:00)"
+                return "quiet_hours", f"quiet hours ({start:02d}:00-{end:02d}:00)"
         cap = self.daily_caps.get(req.channel)
         if cap is not None and doc is not None:
             counter = f"cap:{doc['customer_id']}:{req.channel}:{now:%Y%m%d}"
             if self.store.incr(counter, ttl_seconds=2 * 86_400) > cap:
-                return f"daily cap of {cap} {req.channel} decision(s) reached"
+                return "cap", f"daily cap of {cap} {req.channel} decision(s) reached"
         return None
 
     def _personalize(self, doc: dict[str, Any] | None) -> bool:
@@ -282,8 +296,9 @@ class Decider:
             personalized=False,
             kind=req.kind,
         )
-        decision.refused = self._refusal(req, doc, now)
-        if decision.refused:
+        refusal = self._refusal(req, doc, now)
+        if refusal is not None:
+            decision.refused_kind, decision.refused = refusal
             return decision
         decision.personalized = self._personalize(doc)
         if req.kind == "offers":
@@ -291,15 +306,18 @@ class Decider:
                 decision.refused = (
                     "offers need a known customer who allows personalization"
                 )
+                decision.refused_kind = "consent"
                 return decision
             candidates = self._offers(req, doc, now)
             if not candidates:
                 decision.refused = "no eligible offers"
+                decision.refused_kind = "no_candidates"
                 return decision
         else:
             candidates = self._candidates(req, doc, decision.personalized)
             if not candidates:
                 decision.refused = "no candidates (run `shopkeeper online export`)"
+                decision.refused_kind = "no_candidates"
                 return decision
         shown, propensities = self._rank(req.placement, candidates, req.limit)
         self.arms.shown(req.placement, [_arm(candidates[i]) for i in shown])

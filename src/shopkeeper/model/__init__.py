@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from shopkeeper.model.commerce import ORDER_LINES, ORDERS, PRODUCTS, PROMOTIONS, STORES
-from shopkeeper.model.events import EVENTS, EXPOSURES, OUTCOMES
+from shopkeeper.model.events import EVENTS, EXPOSURES, OUTCOMES, REFUSALS
 from shopkeeper.model.marketing import (
     CAMPAIGN_MEMBERS,
     CAMPAIGN_STORES,
@@ -13,6 +13,8 @@ from shopkeeper.model.marketing import (
 )
 from shopkeeper.model.measure import MEASURE_HOLDOUTS
 from shopkeeper.model.offers import (
+    OFFERS_PLAN_OFFERS,
+    OFFERS_PLANS,
     OFFERS_POLICY_VALUES,
     OFFERS_UPLIFT_CURVES,
     OFFERS_UPLIFT_RUNS,
@@ -69,6 +71,8 @@ __all__ = [
     "IDENTITY_REFUSED_LINKS",
     "INSIGHTS_RULES",
     "MEASURE_HOLDOUTS",
+    "OFFERS_PLANS",
+    "OFFERS_PLAN_OFFERS",
     "OFFERS_POLICY_VALUES",
     "OFFERS_UPLIFT_CURVES",
     "OFFERS_UPLIFT_RUNS",
@@ -88,6 +92,7 @@ __all__ = [
     "PROMOTIONS",
     "RECOMMENDATIONS",
     "RECOMMEND_PERSONAL_TOP",
+    "REFUSALS",
     "SEGMENTS_DEFINITIONS",
     "SEGMENTS_MEMBERS",
     "STORES",
@@ -114,6 +119,7 @@ TABLES: dict[str, TableSpec] = {
         COUPON_REDEMPTIONS,
         EXPOSURES,
         OUTCOMES,
+        REFUSALS,
         CONSENTS,
         IDENTIFIERS,
         IDENTITY_MAP,
@@ -136,6 +142,8 @@ TABLES: dict[str, TableSpec] = {
         OFFERS_UPLIFT_RUNS,
         OFFERS_UPLIFT_CURVES,
         OFFERS_POLICY_VALUES,
+        OFFERS_PLANS,
+        OFFERS_PLAN_OFFERS,
         SEGMENTS_DEFINITIONS,
         SEGMENTS_MEMBERS,
         INSIGHTS_RULES,

@@ -1,10 +1,11 @@
-"""Behavioural events as the Segment spec defines them, plus our exposures."""
+"""Behavioural events as the Segment spec defines them, plus our exposures and
+refusals."""
 
 from __future__ import annotations
 
 from shopkeeper.model.schema import TableSpec
 
-__all__ = ["EVENTS", "EXPOSURES", "OUTCOMES"]
+__all__ = ["EVENTS", "EXPOSURES", "OUTCOMES", "REFUSALS"]
 
 EVENTS = TableSpec(
     name="events",
@@ -68,6 +69,28 @@ EXPOSURES = TableSpec(
     },
     key=("exposure_id",),
     required=("decision_id", "identifier", "channel", "item_id", "exposed_at"),
+    subject="identifier",
+)
+
+REFUSALS = TableSpec(
+    name="refusals",
+    doc=(
+        "One decision refused by a limit: reason_kind is consent, quiet_hours, "
+        "cap, no_candidates or other, reason the words the caller was answered "
+        "with; nothing was shown, so it is not an exposure."
+    ),
+    columns={
+        "refusal_id": "string",
+        "decision_id": "string",
+        "identifier": "string",
+        "channel": "string",
+        "placement": "string",
+        "reason_kind": "string",
+        "reason": "string",
+        "refused_at": "timestamp",
+    },
+    key=("refusal_id",),
+    required=("decision_id", "channel", "reason_kind", "refused_at"),
     subject="identifier",
 )
 

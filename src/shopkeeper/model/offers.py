@@ -1,10 +1,16 @@
-"""What an uplift evaluation records: scores, curve points and policy values per run."""
+"""What uplift runs and offer plans record: scores, curves, per-offer plan totals."""
 
 from __future__ import annotations
 
 from shopkeeper.model.schema import TableSpec
 
-__all__ = ["OFFERS_POLICY_VALUES", "OFFERS_UPLIFT_CURVES", "OFFERS_UPLIFT_RUNS"]
+__all__ = [
+    "OFFERS_PLANS",
+    "OFFERS_PLAN_OFFERS",
+    "OFFERS_POLICY_VALUES",
+    "OFFERS_UPLIFT_CURVES",
+    "OFFERS_UPLIFT_RUNS",
+]
 
 OFFERS_UPLIFT_RUNS = TableSpec(
     name="offers_uplift_runs",
@@ -81,5 +87,58 @@ OFFERS_POLICY_VALUES = TableSpec(
     },
     key=("run_id", "policy"),
     required=("outcome", "value"),
+    stage="offers",
+)
+
+OFFERS_PLANS = TableSpec(
+    name="offers_plans",
+    doc=(
+        "One row per budgeted next-best-offer plan (`shopkeeper offers plan`): "
+        "the budget and what the plan spends, its expected incremental margin, "
+        "customers reached and offers sent, so the dashboard shows the latest "
+        "plan. Which customer gets which offer is written only to the CSV the "
+        "command was asked for; no customer data is copied here."
+    ),
+    columns={
+        "plan_id": "string",
+        "planned_at": "timestamp",
+        "budget": "float64",
+        "spent": "float64",
+        "expected_incremental_margin": "float64",
+        "customers": "int64",
+        "assignments": "int64",
+        "max_per_customer": "int64",
+        "source": "string",
+    },
+    key=("plan_id",),
+    required=(
+        "planned_at",
+        "spent",
+        "expected_incremental_margin",
+        "customers",
+        "assignments",
+        "max_per_customer",
+    ),
+    stage="offers",
+)
+
+OFFERS_PLAN_OFFERS = TableSpec(
+    name="offers_plan_offers",
+    doc=(
+        "Per-offer summary of a kept plan: its channel (when given), customers "
+        "assigned, cap, total cost and expected incremental margin. Aggregates "
+        "only, with no per-customer rows."
+    ),
+    columns={
+        "plan_id": "string",
+        "offer_id": "string",
+        "channel": "string",
+        "assigned": "int64",
+        "cap": "int64",
+        "cost": "float64",
+        "expected_incremental_margin": "float64",
+    },
+    key=("plan_id", "offer_id"),
+    required=("assigned", "cost", "expected_incremental_margin"),
     stage="offers",
 )

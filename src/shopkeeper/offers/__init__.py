@@ -5,8 +5,8 @@ randomized data; metrics score their rankings with Qini and uplift curves; the
 allocator picks at most K offers per customer to maximize incremental margin
 under a budget, per-offer caps and consent; policy values are estimated from
 a randomized test without bias. Hillstrom's e-mail experiment is the bundled
-real benchmark; its evaluation runs are kept in the warehouse for the
-dashboard.
+real benchmark; its evaluation runs, and each plan's per-offer totals, are
+kept in the warehouse for the dashboard.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from shopkeeper.offers.metrics import (
     qini_curve,
     uplift_curve,
 )
+from shopkeeper.offers.plan_runs import latest_plan, record_plan
 from shopkeeper.offers.policy import PolicyValues, best_offer_policy, policy_values
 from shopkeeper.offers.uplift import (
     DEFAULT_LEARNER,
@@ -58,6 +59,7 @@ __all__ = [
     "greedy",
     "hashed_sample",
     "hillstrom_experiment",
+    "latest_plan",
     "latest_runs",
     "load_hillstrom",
     "make_learner",
@@ -65,6 +67,7 @@ __all__ = [
     "qini_coefficient",
     "qini_curve",
     "record_comparison",
+    "record_plan",
     "split",
     "uplift_curve",
 ]

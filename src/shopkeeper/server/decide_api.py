@@ -3,7 +3,8 @@
 Each answer's items are logged as exposures (with their propensities and
 reasons) in the durable event log, in the same group commit as the events
 arriving with it, and reach the warehouse's ``exposures`` table through the
-loader; off-policy evaluation and the measurement stage read them there.
+loader; off-policy evaluation and the measurement stage read them there. A
+refusal is logged the same way, as one row of the ``refusals`` table.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from shopkeeper.decide.decisions import (
 from shopkeeper.decide.feedback import remember
 from shopkeeper.errors import BadRequest, ShopkeeperError
 from shopkeeper.server.auth import check_admin
-from shopkeeper.server.exposures import exposure_record
+from shopkeeper.server.exposures import exposure_record, refusal_record
 
 __all__ = ["DecideBody", "DecideFastPath", "answer", "decide_router"]
 
@@ -76,7 +77,8 @@ class DecideBody(BaseModel):
 
 
 async def answer(state: Any, body: DecideBody) -> dict[str, Any]:
-    """Decide, remember the decision for feedback, and log its exposures."""
+    """Decide, remember the decision for feedback, and log its exposures (or
+    its refusal)."""
     decider: Decider = state.decider
     req = DecisionRequest(
         channel=body.channel,
@@ -91,29 +93,34 @@ async def answer(state: Any, body: DecideBody) -> dict[str, Any]:
         today=body.context.date,
     )
     decision = decider.decide(req)
+    anon = f"anon:{body.anonymous_id}" if body.anonymous_id else None
+    who = body.identifier or anon
     if decision.items:
         remember(decider.arms, decision)
-        anon = f"anon:{body.anonymous_id}" if body.anonymous_id else None
-        log: EventLog = state.eventlog
-        # Queued for the log's next group commit, not awaited: a decision must
-        # answer in milliseconds, and a disk flush can take tens of them. A
-        # crash may lose the last few milliseconds of exposures (never events).
-        pending = asyncio.create_task(
-            log.append([exposure_record(decision, body.identifier or anon)])
-        )
-        _PENDING.add(pending)
-        pending.add_done_callback(_logged)
+        record = exposure_record(decision, who)
+    elif decision.refused:
+        record = refusal_record(decision, who)
+    else:
+        return decision.as_dict()
+    log: EventLog = state.eventlog
+    # Queued for the log's next group commit, not awaited: a decision must
+    # answer in milliseconds, and a disk flush can take tens of them. A crash
+    # may lose the last few milliseconds of exposures and refusals (never events).
+    pending = asyncio.create_task(log.append([record]))
+    _PENDING.add(pending)
+    pending.add_done_callback(_logged)
     return decision.as_dict()
 
 
 _PENDING: set[asyncio.Task[None]] = set()
-"""Exposure writes in flight (held so the event loop does not drop them)."""
+"""Exposure and refusal writes in flight (held so the event loop does not drop
+them)."""
 
 
 def _logged(task: asyncio.Task[None]) -> None:
     _PENDING.discard(task)
     if not task.cancelled() and task.exception() is not None:
-        log.warning("exposures not logged: %s", task.exception())
+        log.warning("exposures or refusal not logged: %s", task.exception())
 
 
 def decide_router(require_admin: Any, responses: dict[int | str, Any]) -> APIRouter:
@@ -124,7 +131,7 @@ def decide_router(require_admin: Any, responses: dict[int | str, Any]) -> APIRou
         """Ranked items (products or, with ``kind: "offers"``, coupons), each
         with a plain-language reason and the propensity it was chosen with; or
         no items and the reason (consent, quiet hours, cap, no eligible offer).
-        Every shown item is logged as an exposure."""
+        Every shown item is logged as an exposure, every refusal as a refusal."""
         # Reached only without the fast path below (it answers this first).
         require_admin(request)
         return await answer(request.app.state, body)

@@ -1,8 +1,10 @@
-"""A decision's items as one durable log record of exposures.
+"""A decision's items as one durable log record of exposures, or its refusal.
 
 The decide API and the store-zone trigger log what they showed the same way:
 one record of kind ``exposure`` in the event log, which the loader moves into
-the warehouse ``exposures`` table with its propensities and reasons.
+the warehouse ``exposures`` table with its propensities and reasons. A refused
+decision is one record of kind ``refusal`` (one row, in the ``refusals``
+table), so how often each limit refuses can be counted.
 """
 
 from __future__ import annotations
@@ -11,11 +13,11 @@ import time
 
 import orjson
 
-from shopkeeper.collect.logscrub import EXPOSURE_KIND
+from shopkeeper.collect.logscrub import EXPOSURE_KIND, REFUSAL_KIND
 from shopkeeper.collect.messages import write_record
-from shopkeeper.decide.decisions import Decision, exposure_id
+from shopkeeper.decide.decisions import REFUSAL_KINDS, Decision, exposure_id
 
-__all__ = ["exposure_record"]
+__all__ = ["exposure_record", "refusal_record"]
 
 
 def exposure_record(decision: Decision, identifier: str | None) -> bytes:
@@ -44,3 +46,23 @@ def exposure_record(decision: Decision, identifier: str | None) -> bytes:
     ]
     header = {"kind": EXPOSURE_KIND, "received_at": now, "source_id": "decide"}
     return write_record(header, orjson.dumps(rows))
+
+
+def refusal_record(decision: Decision, identifier: str | None) -> bytes:
+    """One refused decision as a log record of one row (a list, like exposures,
+    so the log scrubber erases both alike)."""
+    now = time.time_ns() // 1000
+    kind = decision.refused_kind
+    row = {
+        # One refusal per decision: its id is the decision's.
+        "refusal_id": "ref_" + decision.decision_id.removeprefix("dec_"),
+        "decision_id": decision.decision_id,
+        "identifier": decision.customer_id or identifier,
+        "channel": decision.channel,
+        "placement": decision.placement,
+        "reason_kind": kind if kind in REFUSAL_KINDS else "other",
+        "reason": decision.refused,
+        "refused_at": now,
+    }
+    header = {"kind": REFUSAL_KIND, "received_at": now, "source_id": "decide"}
+    return write_record(header, orjson.dumps([row]))

@@ -30,7 +30,7 @@ from shopkeeper.decide.decisions import Decider, Decision, DecisionRequest
 from shopkeeper.decide.feedback import ArmStats, apply_message, remember
 from shopkeeper.decide.online_rows import CUSTOMERS
 from shopkeeper.decide.online_store import OnlineStore, open_store
-from shopkeeper.server.exposures import exposure_record
+from shopkeeper.server.exposures import exposure_record, refusal_record
 from shopkeeper.settings import Settings
 
 __all__ = ["STORE_ZONE_EVENT", "Realtime", "online_store_url"]
@@ -99,10 +99,16 @@ class Realtime:
                 log.warning("arm sync failed: %s", exc)
 
     def log_exposures(self, decision: Decision, identifier: str | None) -> None:
-        """Log a decision made outside a request (a trigger) as exposures."""
-        if self.eventlog is None or not decision.items:
+        """Log a decision made outside a request (a trigger) as exposures, or
+        as a refusal when it showed nothing for a reason."""
+        if self.eventlog is None:
             return
-        record = exposure_record(decision, identifier)
+        if decision.items:
+            record = exposure_record(decision, identifier)
+        elif decision.refused:
+            record = refusal_record(decision, identifier)
+        else:
+            return
         task = asyncio.get_running_loop().create_task(self.eventlog.append([record]))
         task.add_done_callback(_log_failure)
 
@@ -124,6 +130,9 @@ class Realtime:
                 local_hour=local_hour if isinstance(local_hour, int) else None,
             )
         )
+        if decision.refused:
+            asked = f"user:{user}" if user else f"anon:{anon}" if anon else None
+            self.log_exposures(decision, asked)
         if not decision.items or decision.customer_id is None:
             return decision
         remember(self.arms, decision)

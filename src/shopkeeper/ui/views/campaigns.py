@@ -20,10 +20,12 @@ from shopkeeper.errors import InvalidInput
 from shopkeeper.measure.campaigns import CampaignReadout, campaign_readout
 from shopkeeper.measure.channels import channels_report
 from shopkeeper.measure.readout import Difference
+from shopkeeper.offers.plan_runs import latest_plan
 from shopkeeper.offers.uplift_runs import latest_runs
 from shopkeeper.warehouse import Warehouse
 
 __all__ = [
+    "PLAN_COMMAND",
     "UPLIFT_COMMAND",
     "campaign_list",
     "campaign_page",
@@ -321,6 +323,8 @@ def channels_page(
 
 
 UPLIFT_COMMAND = "shopkeeper offers evaluate-uplift"
+PLAN_COMMAND = "shopkeeper offers plan candidates.csv --budget 5000 --out plan.csv"
+"""What fills the plan section: the exact allocator over the user's candidates."""
 """What fills the uplift page; each run takes minutes, so the quickstart skips it."""
 
 
@@ -374,4 +378,29 @@ def uplift_page(wh: Warehouse) -> dict[str, Any]:
                 "qini_curves": _qini_series(run["curves"]),
             }
         )
-    return {"command": UPLIFT_COMMAND, "outcomes": outcomes}
+    return {
+        "command": UPLIFT_COMMAND,
+        "outcomes": outcomes,
+        "plan_command": PLAN_COMMAND,
+        "plan": _plan(wh),
+    }
+
+
+def _plan(wh: Warehouse) -> dict[str, Any] | None:
+    """The latest kept offer plan, with the bars of expected margin per offer.
+
+    Solving a plan needs the user's candidate file, so the page shows what
+    ``shopkeeper offers plan`` kept rather than solving anything itself.
+    """
+    plan = latest_plan(wh)
+    if plan is None:
+        return None
+    offers = plan["offers"]
+    return {
+        **plan,
+        "planned_at": f"{plan['planned_at']:%Y-%m-%d %H:%M} UTC",
+        "chart": {
+            "labels": [o["offer_id"] for o in offers],
+            "margins": [o["expected_incremental_margin"] for o in offers],
+        },
+    }

@@ -1,10 +1,12 @@
 """The decisions page: where decisions are shown, how often they are answered,
-what other policies would have earned, and the limits every decision obeys.
+what other policies would have earned, the limits every decision obeys and how
+often each one refused.
 
 Everything is read from the exposure log (the ``exposures`` table the loader
-fills from ``POST /v1/decide`` and the store-zone trigger) and the outcome
-events that carry a ``decision_id``, the same rows ``shopkeeper evaluate
-decisions`` reads, so the page's outcome rates are the command's.
+fills from ``POST /v1/decide`` and the store-zone trigger), the outcome events
+that carry a ``decision_id``, the same rows ``shopkeeper evaluate decisions``
+reads, so the page's outcome rates are the command's, and the ``refusals``
+table the loader fills from the refusals ``POST /v1/decide`` logs.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 import ibis
 
+from shopkeeper.decide.decisions import REFUSAL_KINDS
 from shopkeeper.decide.exposure_log import (
     ESTIMATORS,
     OUTCOME_EVENTS,
@@ -23,13 +26,12 @@ from shopkeeper.decide.exposure_log import (
 )
 from shopkeeper.warehouse import Warehouse
 
-__all__ = ["REFUSALS_NOTE", "decisions_page", "limits"]
+__all__ = ["REFUSALS_NOTE", "decisions_page", "limits", "refusals"]
 
 REFUSALS_NOTE = (
-    "Refusals (no consent, quiet hours, a daily cap reached, no eligible offer) "
-    "are answered to the caller with their reason but not logged yet: only "
-    "decisions that showed something reach the exposure log, so how often each "
-    "limit refused cannot be counted here."
+    "Refusals (no consent, quiet hours, a daily cap reached, no eligible offer "
+    "or candidate) are answered to the caller with their reason and logged by "
+    "POST /v1/decide and by the store-zone trigger in the refusals table."
 )
 
 
@@ -99,6 +101,45 @@ def _daily(wh: Warehouse) -> dict[str, Any]:
     }
 
 
+def refusals(wh: Warehouse) -> dict[str, Any]:
+    """Refused decisions in total, per reason kind and channel, and per day
+    and kind (every kind, so a limit that never refused shows a zero)."""
+    if not wh.exists("refusals") or wh.count("refusals") == 0:
+        return {"total": 0, "by_kind": [], "daily": [], "kinds": list(REFUSAL_KINDS)}
+    r = wh.table("refusals")
+    by_kind = wh.to_arrow(
+        r.group_by(["reason_kind", "channel"])
+        .agg(
+            refusals=r.count(),
+            customers=r.identifier.nunique(),
+            example=r.reason.max(),
+        )
+        .order_by([ibis.desc("refusals"), "reason_kind", "channel"])
+    ).to_pylist()
+    per_day = wh.to_arrow(
+        r.mutate(day=r.refused_at.date())
+        .group_by(["day", "reason_kind"])
+        .agg(refusals=ibis._.count())
+        .order_by("day")
+    ).to_pylist()
+    for row in by_kind:  # the bar chart's label
+        row["label"] = f"{row['reason_kind']} ({row['channel']})"
+    days: dict[Any, dict[str, Any]] = {}
+    for row in per_day:
+        day = days.setdefault(
+            row["day"],
+            {"day": row["day"], "total": 0, **dict.fromkeys(REFUSAL_KINDS, 0)},
+        )
+        day[row["reason_kind"]] = row["refusals"]
+        day["total"] += row["refusals"]
+    return {
+        "total": sum(row["refusals"] for row in by_kind),
+        "by_kind": by_kind,
+        "daily": list(days.values()),
+        "kinds": list(REFUSAL_KINDS),
+    }
+
+
 def decisions_page(
     wh: Warehouse,
     *,
@@ -108,11 +149,12 @@ def decisions_page(
     n_boot: int = 200,
     seed: int = 0,
 ) -> dict[str, Any]:
-    """Placements, daily exposures and outcome rates, off-policy estimates and
-    the limits; ``empty`` when nothing has been decided and loaded yet."""
+    """Placements, daily exposures and outcome rates, off-policy estimates,
+    the limits and the refusals; ``empty`` when no exposure is loaded yet."""
     base: dict[str, Any] = {
         "limits": limits(caps, quiet_hours, exploration),
-        "refusals_logged": False,
+        "refusals_logged": True,
+        "refusals": refusals(wh),
         "refusals_note": REFUSALS_NOTE,
         "outcome_events": list(OUTCOME_EVENTS),
         "policies": list(POLICIES),
