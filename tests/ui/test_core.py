@@ -6,6 +6,7 @@ import html
 
 import pytest
 
+from shopkeeper.settings import Settings
 from shopkeeper.warehouse import Warehouse
 from tests.conftest import busiest_households
 from tests.ui.conftest import Browser, Http, form_token, login
@@ -169,3 +170,27 @@ def test_a_person_logs_in_finds_a_household_and_sees_its_history(
     assert page.locator("figure.chart svg").count() >= 1
     page.locator("#timeline details").first.click()  # open one basket's lines
     browser.screenshot("customer-360")
+
+
+def test_customer_360_shows_the_offers_real_time_decisions_would_make(
+    ui_client: Http, ui_settings: Settings, built: Warehouse
+) -> None:
+    from shopkeeper.decide.online_rows import ALIAS, CUSTOMERS, export_online
+    from shopkeeper.decide.online_store import open_store
+    from shopkeeper.server.realtime import online_store_url
+
+    store = open_store(online_store_url(ui_settings))
+    try:
+        export_online(built, store)
+        members = built.table("campaign_members")
+        ids = built.execute(members.select("identifier").distinct()).identifier
+        docs = [a for a in store.read_many(ALIAS, sorted(ids)) if a]
+        customers = store.read_many(CUSTOMERS, [a["customer_id"] for a in docs])
+    finally:
+        store.close()
+    doc = next(d for d in customers if d and d.get("offers"))
+    data = ui_client.get(f"/ui/customers/{doc['customer_id']}.json").json()
+    assert data["offers_exported"] and data["offers"] == doc["offers"]
+    page = html.unescape(ui_client.get(f"/ui/customers/{doc['customer_id']}").text)
+    for offer in data["offers"]:
+        assert offer["reason"] in page and offer["offer_id"] in page

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Request, Response
 from fastapi.staticfiles import StaticFiles
 
+from shopkeeper.decide.online_rows import CUSTOMERS
 from shopkeeper.errors import Forbidden
 from shopkeeper.server.profiles_api import read_warehouse
 from shopkeeper.settings import Settings
@@ -50,6 +51,19 @@ def check_csrf(request: Request, session: str | None, token: str | None) -> None
         return  # a bearer-token API caller: no cookie for another site to ride
     if not sessions(request).check_csrf(session, token):
         raise Forbidden("the form's check token is missing or wrong; reload the page")
+
+
+def with_offers(request: Request, data: dict[str, Any]) -> dict[str, Any]:
+    """The customer's eligible offers as real-time decisions see them: from
+    the online store's document (the last `shopkeeper online export`), already
+    without the campaigns whose holdout holds the customer."""
+    store = getattr(request.app.state, "online_store", None)
+    doc = None
+    if store is not None:
+        (doc,) = store.read_many(CUSTOMERS, [data["customer_id"]])
+    data["offers_exported"] = doc is not None
+    data["offers"] = (doc or {}).get("offers", [])
+    return data
 
 
 def _core_routes(events_dir: Path) -> APIRouter:
@@ -144,7 +158,7 @@ def _core_routes(events_dir: Path) -> APIRouter:
         first) jumps to that customer's page."""
         if q and q.strip():
             with read_warehouse(settings_of(request)) as wh:
-                data = customer_page(wh, q)
+                data = with_offers(request, customer_page(wh, q))
             target = f"/ui/customers/{data['customer_id']}"
             if wants_json(request):
                 return render(
@@ -171,7 +185,7 @@ def _core_routes(events_dir: Path) -> APIRouter:
     @router.get("/ui/customers/{identifier}.json")
     def customer(identifier: str, request: Request, session: Session) -> Response:
         with read_warehouse(settings_of(request)) as wh:
-            data = customer_page(wh, identifier)
+            data = with_offers(request, customer_page(wh, identifier))
         return render(
             request,
             "customer.html",
