@@ -15,7 +15,7 @@ from markupsafe import Markup
 from matplotlib import rcParams
 from matplotlib.figure import Figure
 
-__all__ = ["bars", "curves", "intervals", "lines", "marked_lines"]
+__all__ = ["bars", "curves", "intervals", "lines"]
 
 rcParams["svg.fonttype"] = "none"  # text stays text: smaller, selectable
 rcParams["svg.hashsalt"] = "shopkeeper"  # the same data draws the same SVG
@@ -63,8 +63,11 @@ def lines(
     ylabel: str = "",
     width: float = 7.0,
     height: float = 2.8,
+    markers: bool = False,
 ) -> Markup:
-    """One line per series over a shared x axis (weeks, days)."""
+    """One line per series over a shared x axis (weeks, days). ``markers``
+    puts a dot at every point and starts the y axis at 0, so a series of
+    one or a few days (a new placement's first decisions) still shows."""
     if not x or not series:
         return _empty(title)
     fig, ax = _figure(width, height)
@@ -76,9 +79,12 @@ def lines(
             label=name,
             color=PALETTE[i % len(PALETTE)],
             linewidth=1.6,
+            **({"marker": "o", "markersize": 4} if markers else {}),
         )
     step = max(1, len(labels) // 8)
     ax.set_xticks(range(0, len(labels), step), labels[::step], rotation=0)
+    if markers:
+        ax.set_ylim(bottom=0)
     ax.set_title(title, loc="left")
     ax.set_ylabel(ylabel)
     if len(series) > 1:
@@ -176,39 +182,4 @@ def curves(
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.legend(frameon=False)
-    return _svg(fig, title)
-
-
-def marked_lines(
-    x: Sequence[object],
-    series: dict[str, Sequence[float | None]],
-    *,
-    title: str,
-    ylabel: str = "",
-    width: float = 7.0,
-    height: float = 2.8,
-) -> Markup:
-    """Like :func:`lines`, with a dot at every point: a series of one or a few
-    days (a new placement's first decisions) still shows."""
-    if not x or not series:
-        return _empty(title)
-    fig, ax = _figure(width, height)
-    labels = [str(v) for v in x]
-    for i, (name, ys) in enumerate(series.items()):
-        ax.plot(
-            labels,
-            [float("nan") if y is None else y for y in ys],
-            label=name,
-            color=PALETTE[i % len(PALETTE)],
-            linewidth=1.6,
-            marker="o",
-            markersize=4,
-        )
-    step = max(1, len(labels) // 8)
-    ax.set_xticks(range(0, len(labels), step), labels[::step], rotation=0)
-    ax.set_ylim(bottom=0)
-    ax.set_title(title, loc="left")
-    ax.set_ylabel(ylabel)
-    if len(series) > 1:
-        ax.legend(frameon=False, ncols=min(len(series), 4))
     return _svg(fig, title)
