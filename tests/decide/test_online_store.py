@@ -47,6 +47,29 @@ def test_documents_round_trip_and_replace(store: OnlineStore) -> None:
     assert store.read_many("customer", []) == []
 
 
+def test_read_through_follows_the_first_alias_that_resolves(
+    store: OnlineStore,
+) -> None:
+    store.write_batch("customer", [("c1", {"n": 1}), ("c2", {"n": 2})])
+    store.write_batch(
+        "alias",
+        [
+            ("email:x", {"customer_id": "c1"}),
+            ("anon:y", {"customer_id": "c2"}),
+            ("stale", {"customer_id": "erased"}),
+        ],
+    )
+    assert store.read_through("alias", "customer_id", "customer", ["email:x"]) == {
+        "n": 1
+    }
+    # The first key that resolves wins; unknown keys and aliases whose
+    # customer is gone are passed over.
+    keys = ["nobody", "stale", "anon:y", "email:x"]
+    assert store.read_through("alias", "customer_id", "customer", keys) == {"n": 2}
+    assert store.read_through("alias", "customer_id", "customer", ["nobody"]) is None
+    assert store.read_through("alias", "customer_id", "customer", []) is None
+
+
 def test_merge_sets_top_level_fields(store: OnlineStore) -> None:
     store.write_batch("customer", [("c1", {"consents": {}, "keep": True})])
     merge(store, "customer", "c1", {"consents": {"email": "granted"}})

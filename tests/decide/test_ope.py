@@ -7,10 +7,15 @@ estimators against a real, independently observed click rate.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from shopkeeper.decide.bandits import LinUCB, Placements, ThompsonSampling
+from shopkeeper.decide.decisions import Decider
+from shopkeeper.decide.feedback import ArmStats
+from shopkeeper.decide.online_store import open_store
 from shopkeeper.decide.ope import (
     LoggedBandit,
     dm,
@@ -254,3 +259,40 @@ def test_open_bandit_validation_recovers_the_other_logs_click_rate() -> None:
         gap = abs(row.estimate.value - row.truth)
         assert gap <= 1.96 * np.hypot(row.estimate.stderr, truth_se), row
         assert abs(row.relative_error) < 0.6, row
+
+
+def test_decide_reranking_logs_the_propensity_it_showed_with(tmp_path: Path) -> None:
+    """The decide path's Thompson re-ranking: the propensity logged for an item
+    at a position is the share of decisions that put it there.
+
+    Generated scores and feedback on purpose: the propensity is a property of
+    the sampler, and only repeated decisions on one fixed state measure it.
+    """
+    store = open_store(f"sqlite:///{tmp_path / 'online.sqlite'}")
+    arms = ArmStats()
+    decider = Decider(
+        store, arms, daily_caps={}, quiet_hours=(22, 7), exploration=0.1, seed=3
+    )
+    scores = [0.30, 0.28, 0.27, 0.2, 0.1, 0.05, 0.04, 0.01]
+    candidates = [{"product_id": str(i), "score": s} for i, s in enumerate(scores)]
+    # Learned clicks move item 4 up; item 0 has been shown without clicks.
+    arms.shown("home", ["4"] * 200 + ["0"] * 200)
+    for _ in range(80):
+        arms.clicked("home", "4")
+    n, limit = 20_000, 3
+    counts: dict[tuple[int, int], int] = {}
+    logged: dict[tuple[int, int], float] = {}
+    for _ in range(n):
+        shown, propensities = decider._rank("home", candidates, limit)
+        assert len(set(shown)) == limit and all(0 < p <= 1 for p in propensities)
+        for position, (item, p) in enumerate(zip(shown, propensities, strict=True)):
+            counts[item, position] = counts.get((item, position), 0) + 1
+            logged[item, position] = logged.get((item, position), 0.0) + p
+    store.close()
+    for key, count in counts.items():
+        assert logged[key] / count == pytest.approx(count / n, abs=0.015), key
+    # Every item can appear anywhere (the exploration floor), and item 4,
+    # clicked 40% of the time, leads most often.
+    top = max(range(len(scores)), key=lambda i: counts.get((i, 0), 0))
+    assert top == 4
+    assert min(logged[k] / counts[k] for k in counts) >= 0.1 / len(scores) - 1e-9

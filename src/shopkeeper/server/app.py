@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -82,6 +83,18 @@ def _error(exc: ShopkeeperError) -> Response:
     return Response(body, status, headers, media_type="application/json")
 
 
+def _telemetry() -> dict[str, bool]:
+    """FastAPI's native OpenTelemetry, on only where OpenTelemetry is set up.
+
+    Left on, it asks the global providers whether anyone listens on every
+    request: about 30 us, a tenth of a decision. Whoever runs an OpenTelemetry
+    SDK configures it through ``OTEL_*`` variables, so their presence turns it
+    on.
+    """
+    wanted = any(name.startswith("OTEL_") for name in os.environ)
+    return {"tracing": wanted, "metrics": wanted, "logs": wanted}
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; uvicorn workers call this with settings from the environment."""
     settings = settings or load_settings()
@@ -114,6 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             realtime.close()
 
     app = FastAPI(
+        telemetry=_telemetry(),
         title="Shopkeeper",
         version=__version__,
         summary="Omnichannel personalization for retailers.",

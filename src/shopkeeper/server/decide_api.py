@@ -9,7 +9,6 @@ refusal is logged the same way, as one row of the ``refusals`` table.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 from typing import Any, Literal
@@ -102,25 +101,14 @@ async def answer(state: Any, body: DecideBody) -> dict[str, Any]:
         record = refusal_record(decision, who)
     else:
         return decision.as_dict()
-    log: EventLog = state.eventlog
-    # Queued for the log's next group commit, not awaited: a decision must
-    # answer in milliseconds, and a disk flush can take tens of them. A crash
-    # may lose the last few milliseconds of exposures and refusals (never events).
-    pending = asyncio.create_task(log.append([record]))
-    _PENDING.add(pending)
-    pending.add_done_callback(_logged)
+    eventlog: EventLog = state.eventlog
+    # Queued for a group commit within LAZY_FLUSH_SECONDS, not awaited: a
+    # decision must answer in milliseconds, and a disk flush can take tens of
+    # them. A crash may lose the last 50 ms of exposures and refusals (never
+    # events).
+    if not eventlog.append_nowait([record]):
+        log.warning("exposures or refusal not logged: the event log is full or closed")
     return decision.as_dict()
-
-
-_PENDING: set[asyncio.Task[None]] = set()
-"""Exposure and refusal writes in flight (held so the event loop does not drop
-them)."""
-
-
-def _logged(task: asyncio.Task[None]) -> None:
-    _PENDING.discard(task)
-    if not task.cancelled() and task.exception() is not None:
-        log.warning("exposures or refusal not logged: %s", task.exception())
 
 
 def decide_router(require_admin: Any, responses: dict[int | str, Any]) -> APIRouter:

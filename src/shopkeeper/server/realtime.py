@@ -15,7 +15,6 @@ and wakes the webhook worker, so the push leaves within about a second.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 from collections.abc import Mapping
@@ -109,8 +108,10 @@ class Realtime:
             record = refusal_record(decision, identifier)
         else:
             return
-        task = asyncio.get_running_loop().create_task(self.eventlog.append([record]))
-        task.add_done_callback(_log_failure)
+        if not self.eventlog.append_nowait([record]):
+            log.warning(
+                "trigger exposures or refusal not logged: the log is closed or full"
+            )
 
     def store_zone(self, message: Mapping[str, Any]) -> Decision | None:
         """Decide and enqueue a push for a shopper who entered a store's zone."""
@@ -178,8 +179,3 @@ class Realtime:
             self.outbox.close()
         self.arms.sync(self.store)
         self.store.close()
-
-
-def _log_failure(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.warning("could not log exposures: %s", task.exception())
