@@ -276,9 +276,13 @@ def test_decide_reranking_logs_the_propensity_it_showed_with(tmp_path: Path) -> 
     scores = [0.30, 0.28, 0.27, 0.2, 0.1, 0.05, 0.04, 0.01]
     candidates = [{"product_id": str(i), "score": s} for i, s in enumerate(scores)]
     # Learned clicks move item 4 up; item 0 has been shown without clicks.
+    arms.shown("home", [c["product_id"] for c in candidates] * 20)
     arms.shown("home", ["4"] * 200 + ["0"] * 200)
     for _ in range(80):
         arms.clicked("home", "4")
+    # Synced through the store, as every worker does each second (the totals
+    # come back as integers).
+    arms.sync(store)
     n, limit = 20_000, 3
     counts: dict[tuple[int, int], int] = {}
     logged: dict[tuple[int, int], float] = {}
