@@ -150,7 +150,12 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--step", type=int, default=100)
-    parser.add_argument("--workers", type=int, default=2, help="server processes")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes (on 2 cores one: the load generator needs the other)",
+    )
     parser.add_argument(
         "--once", action="store_true", help="measure --rate only, without the search"
     )

@@ -40,6 +40,7 @@ from shopkeeper.collect.suppression import SuppressionList
 from shopkeeper.errors import BadRequest, ShopkeeperError, TooLarge, Unavailable
 
 __all__ = [
+    "TRACKING_PATHS",
     "ERROR_RESPONSES",
     "TrackingFastPath",
     "accept",
@@ -195,6 +196,8 @@ def error_body(exc: ShopkeeperError) -> tuple[int, list[tuple[bytes, bytes]], by
 
 
 _PATHS = {f"/v1/{kind}": kind for kind in MESSAGE_TYPES} | {"/v1/batch": None}
+TRACKING_PATHS = tuple(_PATHS)
+"""The paths :class:`TrackingFastPath` answers (POST only)."""
 
 
 class TrackingFastPath:

@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import random
-import secrets
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -127,6 +128,31 @@ def _withdrawn(doc: dict[str, Any] | None, purpose: str) -> bool:
     return bool(doc) and doc.get("consents", {}).get(purpose) in ("denied", "revoked")
 
 
+class RandomIds:
+    """Unguessable 80-bit ids from the system's random source, read in bulk.
+
+    ``secrets.token_hex`` is a system call per id, which costs more than
+    the arithmetic of a decision in a sandboxed kernel; one read of 10 KB
+    serves 1,024 ids with the same randomness.
+    """
+
+    _BYTES = 10
+
+    def __init__(self, batch: int = 1024) -> None:
+        self._batch = batch
+        self._pool = b""
+        self._at = 0
+        self._lock = threading.Lock()
+
+    def next_hex(self) -> str:
+        with self._lock:
+            if self._at >= len(self._pool):
+                self._pool, self._at = os.urandom(self._BYTES * self._batch), 0
+            start = self._at
+            self._at += self._BYTES
+            return self._pool[start : self._at].hex()
+
+
 class Decider:
     """Answers decisions from the online store; one per server worker."""
 
@@ -149,6 +175,7 @@ class Decider:
         self.require_opt_in = require_opt_in
         self._rng = np.random.default_rng(seed)
         self._random = random.Random(seed)
+        self._ids = RandomIds()
         self._popular_items: list[dict[str, Any]] = []
         self._popular_at = float("-inf")
 
@@ -301,7 +328,7 @@ class Decider:
         now = now or datetime.now(UTC)
         doc = self.customer(req)
         decision = Decision(
-            decision_id="dec_" + secrets.token_hex(10),
+            decision_id="dec_" + self._ids.next_hex(),
             customer_id=doc["customer_id"] if doc else None,
             channel=req.channel,
             placement=req.placement,

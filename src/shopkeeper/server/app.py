@@ -19,6 +19,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shopkeeper import __version__
 from shopkeeper.collect.eventlog import EventLog
@@ -26,6 +27,7 @@ from shopkeeper.collect.sources import SourceRegistry
 from shopkeeper.collect.suppression import SuppressionList
 from shopkeeper.collect.tracking_api import (
     ERROR_RESPONSES,
+    TRACKING_PATHS,
     TrackingFastPath,
     error_body,
     tracking_router,
@@ -99,6 +101,27 @@ def _telemetry() -> dict[str, bool]:
     return {"tracing": wanted, "metrics": wanted, "logs": wanted}
 
 
+class ShopkeeperApp(FastAPI):
+    """FastAPI, with the hot paths answered before its middleware stack.
+
+    A request through FastAPI passes five ASGI layers (telemetry, error
+    pages, body limits, exceptions, routing) before any route. The tracking
+    endpoints and ``POST /v1/decide`` carry nearly all the traffic and answer
+    every error themselves, so they are served first, here; their FastAPI
+    routes document them in the OpenAPI schema.
+    """
+
+    fast_paths: dict[str, ASGIApp] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            fast = self.fast_paths.get(scope["path"])
+            if fast is not None:
+                await fast(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; uvicorn workers call this with settings from the environment."""
     settings = settings or load_settings()
@@ -134,7 +157,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await eventlog.close()
             realtime.close()
 
-    app = FastAPI(
+    app = ShopkeeperApp(
         telemetry=_telemetry(),
         title="Shopkeeper",
         version=__version__,
@@ -149,8 +172,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         paths["privacy"], app.state.suppression
     )
     app.include_router(tracking_router())
-    app.add_middleware(TrackingFastPath, state=app.state)
-    app.add_middleware(DecideFastPath, state=app.state)
+    tracking = TrackingFastPath(app.router, app.state)
+    app.fast_paths = dict.fromkeys(TRACKING_PATHS, tracking) | {
+        "/v1/decide": DecideFastPath(app.router, app.state)
+    }
     admin_errors = {status: ERROR_RESPONSES[status] for status in (400, 401, 503)} | {
         404: _NOT_FOUND
     }
