@@ -18,7 +18,6 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from shopkeeper.collect.eventlog import EventLog
 from shopkeeper.collect.tracking_api import error_body, read_body, send_json
 from shopkeeper.decide.decisions import (
     CHANNELS,
@@ -29,7 +28,7 @@ from shopkeeper.decide.decisions import (
 from shopkeeper.decide.feedback import remember
 from shopkeeper.errors import BadRequest, ShopkeeperError
 from shopkeeper.server.auth import check_admin
-from shopkeeper.server.exposures import exposure_record, refusal_record
+from shopkeeper.server.exposures import log_decision
 
 __all__ = ["DecideBody", "DecideFastPath", "answer", "decide_router"]
 
@@ -93,21 +92,9 @@ async def answer(state: Any, body: DecideBody) -> dict[str, Any]:
     )
     decision = decider.decide(req)
     anon = f"anon:{body.anonymous_id}" if body.anonymous_id else None
-    who = body.identifier or anon
     if decision.items:
         remember(decider.arms, decision)
-        record = exposure_record(decision, who)
-    elif decision.refused:
-        record = refusal_record(decision, who)
-    else:
-        return decision.as_dict()
-    eventlog: EventLog = state.eventlog
-    # Queued for a group commit within LAZY_FLUSH_SECONDS, not awaited: a
-    # decision must answer in milliseconds, and a disk flush can take tens of
-    # them. A crash may lose the last 50 ms of exposures and refusals (never
-    # events).
-    if not eventlog.append_nowait([record]):
-        log.warning("exposures or refusal not logged: the event log is full or closed")
+    log_decision(state.eventlog, decision, body.identifier or anon)
     return decision.as_dict()
 
 

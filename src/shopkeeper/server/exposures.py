@@ -9,15 +9,40 @@ table), so how often each limit refuses can be counted.
 
 from __future__ import annotations
 
+import logging
 import time
 
 import orjson
 
+from shopkeeper.collect.eventlog import EventLog
 from shopkeeper.collect.logscrub import EXPOSURE_KIND, REFUSAL_KIND
 from shopkeeper.collect.messages import write_record
 from shopkeeper.decide.decisions import REFUSAL_KINDS, Decision, exposure_id
 
-__all__ = ["exposure_record", "refusal_record"]
+__all__ = ["exposure_record", "log_decision", "refusal_record"]
+
+log = logging.getLogger(__name__)
+
+
+def log_decision(
+    eventlog: EventLog, decision: Decision, identifier: str | None
+) -> None:
+    """Queue a decision's exposures, or its refusal, for the event log.
+
+    Not awaited: a decision must answer in milliseconds, and a disk flush can
+    take tens of them; the record is committed within the log's
+    ``LAZY_FLUSH_SECONDS``, so a crash may lose the last 50 ms of exposures
+    and refusals (never events). A decision that showed nothing for no
+    reason logs nothing.
+    """
+    if decision.items:
+        record = exposure_record(decision, identifier)
+    elif decision.refused:
+        record = refusal_record(decision, identifier)
+    else:
+        return
+    if not eventlog.append_nowait([record]):
+        log.warning("exposures or refusal not logged: the event log is full or closed")
 
 
 def exposure_record(decision: Decision, identifier: str | None) -> bytes:

@@ -29,7 +29,7 @@ from shopkeeper.decide.decisions import Decider, Decision, DecisionRequest
 from shopkeeper.decide.feedback import ArmStats, apply_message, remember
 from shopkeeper.decide.online_rows import CUSTOMERS
 from shopkeeper.decide.online_store import OnlineStore, open_store
-from shopkeeper.server.exposures import exposure_record, refusal_record
+from shopkeeper.server.exposures import log_decision
 from shopkeeper.settings import Settings
 
 __all__ = ["STORE_ZONE_EVENT", "Realtime", "online_store_url"]
@@ -100,18 +100,8 @@ class Realtime:
     def log_exposures(self, decision: Decision, identifier: str | None) -> None:
         """Log a decision made outside a request (a trigger) as exposures, or
         as a refusal when it showed nothing for a reason."""
-        if self.eventlog is None:
-            return
-        if decision.items:
-            record = exposure_record(decision, identifier)
-        elif decision.refused:
-            record = refusal_record(decision, identifier)
-        else:
-            return
-        if not self.eventlog.append_nowait([record]):
-            log.warning(
-                "trigger exposures or refusal not logged: the log is closed or full"
-            )
+        if self.eventlog is not None:
+            log_decision(self.eventlog, decision, identifier)
 
     def store_zone(self, message: Mapping[str, Any]) -> Decision | None:
         """Decide and enqueue a push for a shopper who entered a store's zone."""
