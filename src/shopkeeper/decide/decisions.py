@@ -28,7 +28,6 @@ The steps, in the order that keeps the constraints unbreakable:
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 import random
 import threading
@@ -44,6 +43,7 @@ from shopkeeper.decide.feedback import ArmStats
 from shopkeeper.decide.offer_rows import COMPLEMENTS, HOLDOUTS
 from shopkeeper.decide.online_rows import ALIAS, CUSTOMERS, POPULAR
 from shopkeeper.decide.online_store import OnlineStore
+from shopkeeper.decide.thompson import top_n
 
 __all__ = [
     "CHANNELS",
@@ -70,6 +70,9 @@ _CART_COMPLEMENTS = 10
 POLICY = "thompson-rerank"
 _DRAWS = 64
 PRIOR_STRENGTH = 100.0
+_NOISE = 1 << 16
+"""Normal draws in a decider's noise pool (a thousand decisions' worth)."""
+_NOT_EXPLORING = np.zeros(0, dtype=np.int64)
 
 
 @dataclass(frozen=True)
@@ -175,6 +178,7 @@ class Decider:
         self.require_opt_in = require_opt_in
         self._rng = np.random.default_rng(seed)
         self._random = random.Random(seed)
+        self._noise = self._rng.standard_normal(_NOISE)
         self._ids = RandomIds()
         self._popular_items: list[dict[str, Any]] = []
         self._popular_at = float("-inf")
@@ -288,41 +292,49 @@ class Decider:
     ) -> tuple[list[int], list[float]]:
         """Positions of the shown candidates and the propensity of each.
 
-        This is the largest part of a decision's CPU: the posterior is plain
-        float arithmetic and numpy draws and sorts in single precision.
+        The samples are compiled (:mod:`shopkeeper.decide.thompson`): as a
+        dozen numpy calls they were the largest part of a decision's CPU.
         """
         k = len(candidates)
         n = min(limit, k)
         shows, clicks = self.arms.get(placement, [_arm(c) for c in candidates])
-        # Beta(prior * S + clicks, (1 - prior) * S + misses) for each
-        # candidate, whose prior click rate is the recommender's score (a
-        # share of baskets) worth PRIOR_STRENGTH shows: learning moves an item
-        # after about as many shows of evidence. Drawn by the normal
-        # approximation of its mean and variance: with PRIOR_STRENGTH
-        # pseudo-shows it is close, and a tenth of the cost of exact Beta
-        # draws. Plain floats here and numpy only for the draws: on fifteen
-        # candidates each numpy call costs more than the arithmetic.
-        means, sds = [], []
-        for c, n_shows, n_clicks in zip(candidates, shows, clicks, strict=True):
-            prior = min(max(c.get("score") or 0.0, 0.005), 0.95)
-            total = PRIOR_STRENGTH + max(n_shows, n_clicks)
-            mean = (prior * PRIOR_STRENGTH + n_clicks) / total
-            means.append(-mean)
-            sds.append(math.sqrt(mean * (1 - mean) / (total + 1)))
-        # Negated draws (the noise is symmetric), so an ascending sort ranks
-        # the highest draw first.
-        draws = self._rng.standard_normal((_DRAWS, k), dtype=np.float32)
-        draws *= np.array(sds, np.float32)
-        draws += np.array(means, np.float32)
-        orders = draws.argsort(axis=1)[:, :n]
+        # The recommender's score (a share of baskets) is the prior click
+        # rate, worth PRIOR_STRENGTH shows: learning moves an item after about
+        # as many shows of evidence (see thompson.top_n).
+        stats = np.array(
+            [[c.get("score") or 0.0 for c in candidates], shows, clicks], np.float64
+        )
+        noise = self._noise
+        need = _DRAWS * k
+        if need > len(noise):
+            noise = self._noise = self._rng.standard_normal(max(need, _NOISE))
+        offset = self._random.randrange(len(noise) - need + 1)
         if self._random.random() < self.exploration:
-            shown = self._rng.permutation(k)[:n]
+            pick, chosen = -1, self._rng.permutation(k)[:n]
         else:
-            shown = orders[self._random.randrange(_DRAWS)]
-        # The share of draws that put each shown item where it is shown.
-        greedy = (orders == shown).sum(axis=0).tolist()
-        floor, scale = self.exploration / k, (1 - self.exploration) / _DRAWS
-        return shown.tolist(), [floor + g * scale for g in greedy]
+            pick, chosen = self._random.randrange(_DRAWS), _NOT_EXPLORING
+        out = top_n(
+            stats,
+            PRIOR_STRENGTH,
+            noise,
+            offset,
+            _DRAWS,
+            n,
+            pick,
+            chosen,
+            self.exploration,
+        ).tolist()
+        return [int(i) for i in out[:n]], out[n:]
+
+    def refresh_noise(self) -> None:
+        """Draw a fresh pool of normal noise for the posterior samples.
+
+        Each decision reads its samples' noise from a random place in the
+        pool (drawing it per decision cost more than the ranking); the arm
+        sync calls this every second so that decisions do not keep meeting
+        the same noise.
+        """
+        self._noise = self._rng.standard_normal(max(len(self._noise), _NOISE))
 
     def decide(self, req: DecisionRequest, *, now: datetime | None = None) -> Decision:
         now = now or datetime.now(UTC)

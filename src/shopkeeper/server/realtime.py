@@ -94,6 +94,7 @@ class Realtime:
         while not self._stop.wait(self._sync_seconds):
             try:
                 self.arms.sync(self.store)
+                self.decider.refresh_noise()
             except Exception as exc:  # a sync that fails is retried next second
                 log.warning("arm sync failed: %s", exc)
 
