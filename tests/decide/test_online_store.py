@@ -124,3 +124,42 @@ def test_many_increments_in_one_go(store: OnlineStore) -> None:
         "arm:c": 0,
     }
     assert store.incr("arm:b", 0) == 1
+
+
+def test_a_worker_never_serves_a_document_another_process_changed(
+    tmp_path: Path,
+) -> None:
+    """Two store objects on one file stand for two processes: each keeps what
+    it resolved in memory, and a write or delete by the other is seen by the
+    very next read (the write counters are shared through a mapped file)."""
+    url = f"sqlite:///{tmp_path / 'online.sqlite'}"
+    reader, writer = open_store(url), open_store(url)
+    try:
+        writer.write_batch("customer", [("c1", {"consents": {"email": "granted"}})])
+        writer.write_batch("alias", [("email:x", {"customer_id": "c1"})])
+        resolve = ("alias", "customer_id", "customer", ["email:x"])
+        assert reader.read_through(*resolve) == {"consents": {"email": "granted"}}
+        assert reader.read_through(*resolve) is reader.read_through(*resolve)  # kept
+        merge(writer, "customer", "c1", {"consents": {"email": "denied"}})
+        assert reader.read_through(*resolve) == {"consents": {"email": "denied"}}
+        # An alias moved to another customer, then an unknown alias that
+        # appears later: both seen at once.
+        writer.write_batch("customer", [("c2", {"n": 2})])
+        writer.write_batch("alias", [("email:x", {"customer_id": "c2"})])
+        assert reader.read_through(*resolve) == {"n": 2}
+        assert reader.read_through("alias", "customer_id", "customer", ["new"]) is None
+        writer.write_batch("alias", [("new", {"customer_id": "c2"})])
+        assert reader.read_through("alias", "customer_id", "customer", ["new"]) == {
+            "n": 2
+        }
+        # Erasure: gone for the reader, and out of its memory after a prune.
+        writer.delete("customer", ["c2"])
+        writer.delete("alias", ["email:x", "new"])
+        assert reader.read_through(*resolve) is None
+        reader.read_through("alias", "customer_id", "customer", ["new"])
+        writer.write_batch("alias", [("new", {"customer_id": "c1"})])
+        assert reader.prune() == 1
+        assert reader.prune() == 0
+    finally:
+        reader.close()
+        writer.close()

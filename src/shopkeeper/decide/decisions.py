@@ -27,7 +27,6 @@ The steps, in the order that keeps the constraints unbreakable:
 
 from __future__ import annotations
 
-import hashlib
 import os
 import random
 import threading
@@ -179,6 +178,9 @@ class Decider:
         self._rng = np.random.default_rng(seed)
         self._random = random.Random(seed)
         self._noise = self._rng.standard_normal(_NOISE)
+        # Compile (or load the compiled kernel) now, not in the first
+        # decision: a store-zone push has one second, and compiling takes two.
+        top_n(np.zeros((3, 1)), 1.0, self._noise, 0, _DRAWS, 1, 0, _NOT_EXPLORING, 0.0)
         self._ids = RandomIds()
         self._popular_items: list[dict[str, Any]] = []
         self._popular_at = float("-inf")
@@ -415,5 +417,7 @@ def _answer(item: dict[str, Any], rank: int, propensity: float) -> dict[str, Any
     }
 
 
-def exposure_id(decision_id: str, item_id: str) -> str:
-    return hashlib.sha256(f"{decision_id}|{item_id}".encode()).hexdigest()[:24]
+def exposure_id(decision_id: str, rank: int) -> str:
+    """Unique without a hash: a decision's id is random and it shows one item
+    per rank (a hash per item cost more than the rest of the log record)."""
+    return f"{decision_id}.{rank}"

@@ -50,7 +50,7 @@ def exposure_record(decision: Decision, identifier: str | None) -> bytes:
     who = decision.customer_id or identifier
     rows = [
         {
-            "exposure_id": exposure_id(decision.decision_id, item["item_id"]),
+            "exposure_id": exposure_id(decision.decision_id, item["rank"]),
             "decision_id": decision.decision_id,
             "identifier": who,
             "channel": decision.channel,

@@ -95,6 +95,7 @@ class Realtime:
             try:
                 self.arms.sync(self.store)
                 self.decider.refresh_noise()
+                self.store.prune()
             except Exception as exc:  # a sync that fails is retried next second
                 log.warning("arm sync failed: %s", exc)
 
