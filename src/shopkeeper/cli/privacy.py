@@ -59,6 +59,11 @@ OTHER_COPIES = (
         "customer id and every identifier",
         "document and aliases deleted",
     ),
+    (
+        "decide workers' memory",
+        "documents they resolved",
+        "never served again; dropped within 1 s",
+    ),
     ("webhook outbox", "customer id and the payload", "messages deleted"),
     ("suppression list", "salted HMAC digests only", "the tombstone is added"),
     ("privacy requests", "a salted digest once done", "kept as the audit record"),
