@@ -170,8 +170,8 @@ def main() -> None:
     parser.add_argument(
         "--workers",
         type=int,
-        default=1,
-        help="server processes (on 2 cores one: the load generator needs the other)",
+        default=2,
+        help="server processes (each with its own listening socket)",
     )
     parser.add_argument(
         "--once", action="store_true", help="measure --rate only, without the search"

@@ -2,10 +2,12 @@
 
 Workers are separate processes (uvicorn spawns them), so they get the settings
 through ``SHOPKEEPER_*`` environment variables and each opens its own event
-log segment. The loader runs as a thread in the supervising process: it opens
-the warehouse only for the moment of a micro-batch, so `shopkeeper build` and
-other commands can still use the DuckDB file between loads; when the file is
-busy the loader simply tries again at the next tick (the log keeps the events).
+log segment, and each listens on a socket of its own (``SO_REUSEPORT``) so the
+kernel spreads connections across them. The loader runs as a thread in the
+supervising process: it opens the warehouse only for the moment of a
+micro-batch, so `shopkeeper build` and other commands can still use the DuckDB
+file between loads; when the file is busy the loader simply tries again at the
+next tick (the log keeps the events).
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import threading
+from typing import Any
 
 from shopkeeper.activate.outbox import Outbox
 from shopkeeper.collect.eventloader import EventLoadReport, load_events
@@ -169,16 +173,53 @@ def serve(
     thread = LoaderThread(settings) if loader else None
     if thread is not None:
         thread.start()
+    options: dict[str, Any] = {
+        "factory": True,
+        "host": host,
+        "port": port,
+        "workers": workers,
+        "access_log": access_log,
+        "timeout_graceful_shutdown": 10,
+    }
     try:
-        uvicorn.run(
-            "shopkeeper.server.app:create_app",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            access_log=access_log,
-            timeout_graceful_shutdown=10,
-        )
+        if workers > 1 and hasattr(socket, "SO_REUSEPORT"):
+            from uvicorn.supervisors import Multiprocess
+
+            config = uvicorn.Config("shopkeeper.server.app:create_app", **options)
+            Multiprocess(config, sockets=OwnSocket(host, port)).run()
+        else:
+            uvicorn.run("shopkeeper.server.app:create_app", **options)
     finally:
         if thread is not None:
             thread.stop()
+
+
+class OwnSocket(list):  # type: ignore[type-arg]
+    """The listening sockets handed to each uvicorn worker: a fresh one each.
+
+    uvicorn's workers share one listening socket, and whichever wakes first
+    accepts every connection waiting: the 20 keep-alive connections of a
+    load generator all went to one of two workers, and the other idled. With
+    a socket of its own per worker, bound with ``SO_REUSEPORT``, the kernel
+    spreads connections across the workers. uvicorn's supervisor passes the
+    same sockets to every worker it starts or restarts, pickled; this list is
+    empty in the supervisor and unpickles, in each worker, as one new socket.
+    """
+
+    def __init__(self, host: str, port: int) -> None:
+        super().__init__()
+        self.host, self.port = host, port
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return reuse_port_socket, (self.host, self.port)
+
+
+def reuse_port_socket(host: str, port: int) -> list[socket.socket]:
+    """A socket bound to (host, port) that other workers may bind too."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return [sock]
