@@ -21,8 +21,9 @@ The steps, in the order that keeps the constraints unbreakable:
    the clicks and shows learned online (:mod:`shopkeeper.decide.feedback`),
    with the recommender's score as the prior; with probability
    ``exploration`` the order is uniformly random. The logged propensity of
-   each shown item is the exact probability that this mixture puts that item
-   at that position, estimated from the same seeded draws the order came from.
+   each shown item is the probability that this mixture puts that item at
+   that position, estimated from the other posterior samples of the same
+   decision (:mod:`shopkeeper.decide.thompson`).
 """
 
 from __future__ import annotations
@@ -70,7 +71,10 @@ POLICY = "thompson-rerank"
 _DRAWS = 64
 PRIOR_STRENGTH = 100.0
 _NOISE = 1 << 16
-"""Normal draws in a decider's noise pool (a thousand decisions' worth)."""
+"""Normal draws in a decider's noise pool, redrawn every second: about seventy
+decisions' worth at fifteen candidates. Decisions read windows of it at random
+offsets, so neighbouring decisions may share values, never the samples of one
+decision."""
 _NOT_EXPLORING = np.zeros(0, dtype=np.int64)
 
 

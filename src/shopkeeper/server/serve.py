@@ -23,7 +23,7 @@ from shopkeeper.activate.outbox import Outbox
 from shopkeeper.collect.eventloader import EventLoadReport, load_events
 from shopkeeper.collect.suppression import SuppressionList
 from shopkeeper.decide.online_store import open_store
-from shopkeeper.errors import ShopkeeperError, Unavailable
+from shopkeeper.errors import ConfigError, ShopkeeperError, Unavailable
 from shopkeeper.server.app import state_paths
 from shopkeeper.server.profiles_api import WRITE_LOCK
 from shopkeeper.server.realtime import online_store_url
@@ -185,8 +185,16 @@ def serve(
         if workers > 1 and hasattr(socket, "SO_REUSEPORT"):
             from uvicorn.supervisors import Multiprocess
 
-            config = uvicorn.Config("shopkeeper.server.app:create_app", **options)
-            Multiprocess(config, sockets=OwnSocket(host, port)).run()
+            # Bound here first, so a port already taken fails now with a
+            # clear error instead of failing in every worker uvicorn restarts;
+            # held, not listened on, so it takes no connections.
+            try:
+                (reserved,) = reuse_port_socket(host, port)
+            except OSError as exc:
+                raise ConfigError(f"cannot listen on {host}:{port}: {exc}") from None
+            with reserved:
+                config = uvicorn.Config("shopkeeper.server.app:create_app", **options)
+                Multiprocess(config, sockets=OwnSocket(host, port)).run()
         else:
             uvicorn.run("shopkeeper.server.app:create_app", **options)
     finally:
