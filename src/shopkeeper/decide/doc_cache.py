@@ -75,13 +75,13 @@ class Generations:
             s = self.slot(view, str(key))
             slots[s] = (slots[s] + 1) & _MASK
 
-    def close(self) -> None:
-        self._slots.release()
-        self._map.close()
-
 
 class DocCache:
-    """Identifier -> its resolved document, as read under which write counters."""
+    """Identifier -> its resolved document, as read under which write counters.
+
+    A resolved document is the same object for every decision that gets it:
+    callers read it and never change it.
+    """
 
     def __init__(self, generations: Generations, *, max_entries: int = 50_000) -> None:
         self.generations = generations
