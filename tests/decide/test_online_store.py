@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from shopkeeper.decide.online_store import OnlineStore, merge, open_store
+from shopkeeper.decide.feedback import DECISIONS, ArmStats
+from shopkeeper.decide.online_store import OnlineStore, SQLiteStore, merge, open_store
 from shopkeeper.errors import ConfigError
 
 from .online import redis_server
@@ -163,3 +165,64 @@ def test_a_worker_never_serves_a_document_another_process_changed(
     finally:
         reader.close()
         writer.close()
+
+
+def test_documents_with_a_time_to_live_are_swept_and_others_stay(
+    store: OnlineStore,
+) -> None:
+    import time
+
+    store.write_batch("decision", [("d1", {"items": ["a"]})], ttl_seconds=1)
+    store.write_batch("decision", [("d2", {"items": ["b"]})])
+    store.incr("fb:d1:a", ttl_seconds=1)
+    store.incr("arm:shows:home|a", 3)
+    assert store.read_many("decision", ["d1"]) == [{"items": ["a"]}]
+    time.sleep(2.1)
+    swept = store.sweep()
+    assert store.read_many("decision", ["d1", "d2"]) == [None, {"items": ["b"]}]
+    assert store.incr("fb:d1:a", 0) == 0
+    assert store.incr("arm:shows:home|a", 0) == 3
+    # SQLite removes two rows here; Redis had removed them itself.
+    assert swept == (2 if isinstance(store, SQLiteStore) else 0)
+    assert store.sweep() == 0
+
+
+def test_a_store_made_before_documents_expired_is_upgraded(tmp_path: Path) -> None:
+    path = tmp_path / "online.sqlite"
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "create table docs (view text, key text, doc blob,"
+            " primary key (view, key)) without rowid"
+        )
+        db.execute("insert into docs values ('customer', 'c1', '{\"n\": 1}')")
+    store = open_store(f"sqlite:///{path}")
+    try:
+        assert store.read_many("customer", ["c1"]) == [{"n": 1}]
+        store.write_batch("decision", [("d1", {"items": []})], ttl_seconds=3600)
+        assert store.read_many("decision", ["d1"]) == [{"items": []}]
+        assert store.sweep() == 0
+    finally:
+        store.close()
+
+
+def test_decisions_kept_for_feedback_expire_after_a_week(store: OnlineStore) -> None:
+    import time
+
+    arms = ArmStats()
+    arms.shown("home", ["a", "b"])
+    arms.remember("dec_1", {"placement": "home", "items": ["a", "b"]})
+    arms.sync(store)
+    assert store.read_many(DECISIONS, ["dec_1"]) == [
+        {"placement": "home", "items": ["a", "b"]}
+    ]
+    week = 7 * 86_400
+    if isinstance(store, SQLiteStore):
+        with sqlite3.connect(store.path) as db:
+            ((expires,),) = db.execute(
+                "select expires from docs where view = ? and key = 'dec_1'",
+                (DECISIONS,),
+            )
+        left = expires - time.time()
+    else:
+        left = store.client.ttl(f"{store.prefix}{DECISIONS}:dec_1")  # type: ignore[attr-defined]
+    assert week - 60 < left <= week

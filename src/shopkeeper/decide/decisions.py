@@ -134,12 +134,18 @@ def _withdrawn(doc: dict[str, Any] | None, purpose: str) -> bool:
     return bool(doc) and doc.get("consents", {}).get(purpose) in ("denied", "revoked")
 
 
-class RandomIds:
-    """Unguessable 80-bit ids from the system's random source, read in bulk.
+class DecisionIds:
+    """Decision ids that sort by time: ``dec_``, the millisecond in 11 hex
+    digits, then 80 unguessable bits from the system's random source.
 
-    ``secrets.token_hex`` is a system call per id, which costs more than
-    the arithmetic of a decision in a sandboxed kernel; one read of 10 KB
-    serves 1,024 ids with the same randomness.
+    Every decision is kept in the online store for its feedback, and its id
+    is the key. Random keys land all over the store's B-tree, so each
+    second's batch dirtied pages across the whole range: on SQLite, writing
+    500 decisions cost 6 ms on an empty store and 19 ms once 60,000 were
+    kept; keys in time order append at the end (2-3 ms at any size). The
+    random part is read in bulk: ``secrets.token_hex`` is a system call per
+    id, which costs more than the arithmetic of a decision in a sandboxed
+    kernel, and one read of 10 KB serves 1,024 ids with the same randomness.
     """
 
     _BYTES = 10
@@ -150,13 +156,14 @@ class RandomIds:
         self._at = 0
         self._lock = threading.Lock()
 
-    def next_hex(self) -> str:
+    def next_id(self) -> str:
+        millis = time.time_ns() // 1_000_000
         with self._lock:
             if self._at >= len(self._pool):
                 self._pool, self._at = os.urandom(self._BYTES * self._batch), 0
             start = self._at
             self._at += self._BYTES
-            return self._pool[start : self._at].hex()
+            return f"dec_{millis:011x}{self._pool[start : self._at].hex()}"
 
 
 class Decider:
@@ -185,7 +192,7 @@ class Decider:
         # Compile (or load the compiled kernel) now, not in the first
         # decision: a store-zone push has one second, and compiling takes two.
         top_n(np.zeros((3, 1)), 1.0, self._noise, 0, _DRAWS, 1, 0, _NOT_EXPLORING, 0.0)
-        self._ids = RandomIds()
+        self._ids = DecisionIds()
         self._popular_items: list[dict[str, Any]] = []
         self._popular_at = float("-inf")
 
@@ -346,7 +353,7 @@ class Decider:
         now = now or datetime.now(UTC)
         doc = self.customer(req)
         decision = Decision(
-            decision_id="dec_" + self._ids.next_hex(),
+            decision_id=self._ids.next_id(),
             customer_id=doc["customer_id"] if doc else None,
             channel=req.channel,
             placement=req.placement,

@@ -70,7 +70,7 @@ class ArmStats:
             clicks, self._pending_clicks = self._pending_clicks, defaultdict(int)
             decisions, self._decisions = self._decisions, {}
         if decisions:
-            store.write_batch(DECISIONS, decisions.items())
+            store.write_batch(DECISIONS, decisions.items(), ttl_seconds=_DECISION_TTL)
         arms = set(shows) | set(clicks)
         if not arms:
             return 0

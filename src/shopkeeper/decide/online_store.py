@@ -40,8 +40,15 @@ _CACHE_KIB = 64 * 1024
 class OnlineStore(Protocol):
     """What the decide path may do with the online store, and nothing more."""
 
-    def write_batch(self, view: str, rows: Iterable[tuple[str, Doc]]) -> int:
-        """Replace the documents of these keys; returns how many were written."""
+    def write_batch(
+        self,
+        view: str,
+        rows: Iterable[tuple[str, Doc]],
+        *,
+        ttl_seconds: int | None = None,
+    ) -> int:
+        """Replace the documents of these keys; returns how many were written.
+        With ``ttl_seconds`` they go that long after the write (see sweep)."""
 
     def read_many(self, view: str, keys: list[str]) -> list[Doc | None]:
         """The documents of ``keys`` in order (None where a key is missing)."""
@@ -68,6 +75,12 @@ class OnlineStore(Protocol):
         """Drop what this process keeps in memory that writes made stale (the
         arm sync calls it every second); returns how many entries went."""
 
+    def sweep(self) -> int:
+        """Remove the documents and counters whose time to live has passed;
+        returns how many (Redis expires them itself: 0). A decision kept for
+        feedback lives a week; at a thousand a second, that is the store's
+        size unless something removes them."""
+
     def close(self) -> None: ...
 
 
@@ -76,9 +89,17 @@ class SQLiteStore:
 
     _SCHEMA = (
         "create table if not exists docs (view text, key text, doc blob,"
-        " primary key (view, key)) without rowid",
+        " expires real, primary key (view, key)) without rowid",
         "create table if not exists counters (name text primary key,"
         " value integer not null, expires real)",
+    )
+    # Only what expires is indexed by expiry (a week of decisions, caps and
+    # feedback marks), so a sweep reads just the rows it removes.
+    _INDEXES = (
+        "create index if not exists docs_expiry on docs (expires)"
+        " where expires is not null",
+        "create index if not exists counters_expiry on counters (expires)"
+        " where expires is not null",
     )
 
     def __init__(self, path: Path) -> None:
@@ -89,6 +110,11 @@ class SQLiteStore:
         self._cache = DocCache(self._generations)
         with closing(self._open()) as db:
             for statement in self._SCHEMA:
+                db.execute(statement)
+            columns = {row[1] for row in db.execute("pragma table_info(docs)")}
+            if "expires" not in columns:  # a store made before documents expired
+                db.execute("alter table docs add column expires real")
+            for statement in self._INDEXES:
                 db.execute(statement)
             db.commit()
 
@@ -111,19 +137,27 @@ class SQLiteStore:
             db = self._local.db = self._open()
         return db
 
-    def write_batch(self, view: str, rows: Iterable[tuple[str, Doc]]) -> int:
+    def write_batch(
+        self,
+        view: str,
+        rows: Iterable[tuple[str, Doc]],
+        *,
+        ttl_seconds: int | None = None,
+    ) -> int:
         # One statement over a JSON array of [key, document text] pairs, not
         # a row each (see incr_many): the arm sync writes a second's decisions
         # this way while the decide path runs. The text goes in unparsed and
         # is stored as the same bytes orjson wrote.
         data = [(key, orjson.dumps(doc).decode()) for key, doc in rows]
+        expires = time.time() + ttl_seconds if ttl_seconds is not None else None
         db = self._db
         db.execute("begin immediate")
         try:
             db.execute(
-                "insert or replace into docs select ?, value ->> 0,"
-                " cast(value ->> 1 as blob) from json_each(?)",
-                (view, orjson.dumps(data)),
+                "insert or replace into docs (view, key, doc, expires)"
+                " select ?, value ->> 0, cast(value ->> 1 as blob), ?"
+                " from json_each(?)",
+                (view, expires, orjson.dumps(data)),
             )
         except BaseException:
             db.execute("rollback")
@@ -163,6 +197,25 @@ class SQLiteStore:
 
     def prune(self) -> int:
         return self._cache.prune()
+
+    def sweep(self) -> int:
+        now = time.time()
+        db = self._db
+        db.execute("begin immediate")
+        try:
+            gone = db.execute(
+                "delete from docs where expires <= ? returning view, key", (now,)
+            ).fetchall()
+            counters = db.execute(
+                "delete from counters where expires <= ?", (now,)
+            ).rowcount
+        except BaseException:
+            db.execute("rollback")
+            raise
+        db.execute("commit")
+        for view, key in gone:
+            self._generations.bump(view, [key])
+        return len(gone) + max(counters, 0)
 
     def delete(self, view: str, keys: list[str]) -> int:
         db = self._db
@@ -256,11 +309,17 @@ class RedisStore:
     def _key(self, view: str, key: str) -> str:
         return f"{self.prefix}{view}:{key}"
 
-    def write_batch(self, view: str, rows: Iterable[tuple[str, Doc]]) -> int:
+    def write_batch(
+        self,
+        view: str,
+        rows: Iterable[tuple[str, Doc]],
+        *,
+        ttl_seconds: int | None = None,
+    ) -> int:
         n = 0
         pipe = self.client.pipeline(transaction=False)
         for key, doc in rows:
-            pipe.set(self._key(view, key), orjson.dumps(doc))
+            pipe.set(self._key(view, key), orjson.dumps(doc), ex=ttl_seconds)
             n += 1
             if n % 5_000 == 0:
                 pipe.execute()
@@ -306,6 +365,9 @@ class RedisStore:
 
     def prune(self) -> int:
         return 0  # nothing kept: every read goes to Redis
+
+    def sweep(self) -> int:
+        return 0  # Redis removes what expired itself
 
     def close(self) -> None:
         self.client.close()

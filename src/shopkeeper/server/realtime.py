@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,9 @@ __all__ = ["STORE_ZONE_EVENT", "Realtime", "online_store_url"]
 
 log = logging.getLogger(__name__)
 
+_SWEEP_SECONDS = 60.0
+"""How often a worker removes expired decisions and counters from the store."""
+
 STORE_ZONE_EVENT = "Store Zone Entered"
 
 
@@ -54,6 +58,7 @@ class Realtime:
         outbox_path: Path | None = None,
         eventlog: EventLog | None = None,
         sync_seconds: float = 1.0,
+        sweep_seconds: float = _SWEEP_SECONDS,
     ) -> None:
         self.store: OnlineStore = open_store(online_store_url(settings))
         self.arms = ArmStats()
@@ -80,6 +85,7 @@ class Realtime:
             self.push_endpoint = pushes[0] if pushes else None
         self._stop = threading.Event()
         self._sync_seconds = sync_seconds
+        self._sweep_seconds = sweep_seconds
         self._thread = threading.Thread(
             target=self._run, name="shopkeeper-arm-sync", daemon=True
         )
@@ -91,11 +97,15 @@ class Realtime:
         return bool(doc) and doc.get("consents", {}).get(purpose) == "granted"
 
     def _run(self) -> None:
+        swept = time.monotonic()
         while not self._stop.wait(self._sync_seconds):
             try:
                 self.arms.sync(self.store)
                 self.decider.refresh_noise()
                 self.store.prune()
+                if time.monotonic() - swept >= self._sweep_seconds:
+                    swept = time.monotonic()
+                    self.store.sweep()
             except Exception as exc:  # a sync that fails is retried next second
                 log.warning("arm sync failed: %s", exc)
 
