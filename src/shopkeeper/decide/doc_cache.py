@@ -19,7 +19,10 @@ shared by many keys: a write elsewhere can only cause a needless re-read.
 Nothing here keeps what the store has dropped for long: an entry whose
 slots moved is dropped when it is next looked up, and :meth:`DocCache.prune`
 (the arm sync calls it every second) drops every such entry, so an erased
-customer leaves a worker's memory within a second.
+customer leaves a worker's memory within a second. Pruning compares the
+whole counter file with its last copy (one vectorized pass over 512 KiB) and
+looks only at the entries of the slots that moved: walking every entry cost
+4 ms a second with 2,500 customers kept, and would cost 80 ms at 50,000.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 
 __all__ = ["DocCache", "Generations"]
@@ -56,6 +60,10 @@ class Generations:
         finally:
             os.close(fd)
         self._slots = memoryview(self._map).cast("Q")
+
+    def snapshot(self) -> np.ndarray:
+        """A copy of every slot's counter, to tell later which ones moved."""
+        return np.frombuffer(self._map, dtype=np.uint64).copy()
 
     @staticmethod
     def slot(view: str, key: str) -> int:
@@ -87,6 +95,10 @@ class DocCache:
         self.generations = generations
         self.max_entries = max_entries
         self._entries: dict[tuple[str, ...], tuple[int, int, int, int, Doc | None]] = {}
+        # Which entries were read under each slot, and the counters as the
+        # last prune saw them: a prune looks only where they have moved.
+        self._by_slot: dict[int, set[tuple[str, ...]]] = {}
+        self._seen = generations.snapshot()
 
     def resolve(
         self,
@@ -123,17 +135,38 @@ class DocCache:
                 return None
         if len(self._entries) >= self.max_entries:
             self._entries.clear()
+            self._by_slot.clear()
         self._entries[name] = (a_slot, a_gen, d_slot, d_gen, doc)
+        self._by_slot.setdefault(a_slot, set()).add(name)
+        if d_slot >= 0:
+            self._by_slot.setdefault(d_slot, set()).add(name)
         return doc
 
     def prune(self) -> int:
-        """Drop every entry a write has made stale; returns how many."""
+        """Drop every entry a write has made stale; returns how many.
+
+        A slot that moves after the copy is taken moves again relative to it,
+        so the next prune sees it: nothing stale outlives two prunes.
+        """
         gens = self.generations
+        now = gens.snapshot()
+        moved = np.flatnonzero(now != self._seen)
+        self._seen = now
         dropped = 0
-        for name, (a_slot, a_gen, d_slot, d_gen, _) in list(self._entries.items()):
-            if gens[a_slot] != a_gen or (d_slot >= 0 and gens[d_slot] != d_gen):
-                self._entries.pop(name, None)
-                dropped += 1
+        for slot in moved.tolist():
+            names = self._by_slot.pop(slot, None)
+            if not names:
+                continue
+            for name in names:
+                kept = self._entries.get(name)
+                if kept is None:
+                    continue
+                a_slot, a_gen, d_slot, d_gen, _ = kept
+                if gens[a_slot] != a_gen or (d_slot >= 0 and gens[d_slot] != d_gen):
+                    del self._entries[name]
+                    dropped += 1
+                else:  # read again since the slot moved: still watched here
+                    self._by_slot.setdefault(slot, set()).add(name)
         return dropped
 
     def __len__(self) -> int:
