@@ -7,9 +7,8 @@ a fixed rate, open loop: each request has a scheduled send time and its
 latency is counted from that time, so a server that falls behind is charged
 for the queue it builds (no coordinated omission). A warm-up at the same
 rate first decides for every customer a few times (reported apart). Then the
-rate steps up
-until p99 passes 10 ms or the server cannot keep the rate: the maximum
-sustainable rate.
+rate steps up until p99 passes 10 ms or the server cannot keep the rate: the
+maximum sustainable rate.
 
     python benchmarks/decide.py [--rate 1000] [--seconds 10]
 """
