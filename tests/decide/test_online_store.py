@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -105,8 +106,6 @@ def test_counters_are_atomic_under_concurrency(store: OnlineStore) -> None:
 
 
 def test_counters_expire(store: OnlineStore) -> None:
-    import time
-
     store.incr("short", ttl_seconds=1)
     assert store.incr("short", 0) == 1
     time.sleep(2.1)
@@ -170,8 +169,6 @@ def test_a_worker_never_serves_a_document_another_process_changed(
 def test_documents_with_a_time_to_live_are_swept_and_others_stay(
     store: OnlineStore,
 ) -> None:
-    import time
-
     store.write_batch("decision", [("d1", {"items": ["a"]})], ttl_seconds=1)
     store.write_batch("decision", [("d2", {"items": ["b"]})])
     store.incr("fb:d1:a", ttl_seconds=1)
@@ -206,8 +203,6 @@ def test_a_store_made_before_documents_expired_is_upgraded(tmp_path: Path) -> No
 
 
 def test_decisions_kept_for_feedback_expire_after_a_week(store: OnlineStore) -> None:
-    import time
-
     arms = ArmStats()
     arms.shown("home", ["a", "b"])
     arms.remember("dec_1", {"placement": "home", "items": ["a", "b"]})
