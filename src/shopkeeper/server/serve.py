@@ -181,10 +181,9 @@ def serve(
         "access_log": access_log,
         "timeout_graceful_shutdown": 10,
     }
-    if _has_httptools():
-        # uvicorn's own protocol, but a response's head and body leave in
-        # one write (see shopkeeper.server.http_protocol).
-        options["http"] = "shopkeeper.server.http_protocol:OneWriteHttpToolsProtocol"
+    # uvicorn's own httptools protocol (uvicorn[standard] installs httptools),
+    # but a response's head and body leave in one write (http_protocol.py).
+    options["http"] = "shopkeeper.server.http_protocol:OneWriteHttpToolsProtocol"
     try:
         if workers > 1 and hasattr(socket, "SO_REUSEPORT"):
             from uvicorn.supervisors import Multiprocess
@@ -204,14 +203,6 @@ def serve(
     finally:
         if thread is not None:
             thread.stop()
-
-
-def _has_httptools() -> bool:
-    try:
-        import httptools  # noqa: F401
-    except ImportError:  # uvicorn falls back to its pure-Python h11 protocol
-        return False
-    return True
 
 
 class OwnSocket(list):  # type: ignore[type-arg]
