@@ -53,3 +53,27 @@ def test_reasons_read_like_a_person_wrote_them() -> None:
     )
     assert reason({**new, "coupon_in_hand": 1.0}, None) == "you have a coupon for this"
     assert pd.isna(new["item_cycle_days"])
+
+
+def test_discoveries_are_new_to_each_customer(built: Warehouse) -> None:
+    found = built.execute(built.table("discoveries"))
+    recs = built.execute(built.table("recommendations"))
+    assert found.customer_id.nunique() == recs.customer_id.nunique()
+    orders = built.table("orders")
+    lines = built.table("order_lines")
+    people = built.table("identity_map")
+    bought = built.execute(
+        orders.join(lines, "order_id")
+        .join(people, orders.identifier == people.identifier)
+        .select("customer_id", "product_id")
+        .distinct()
+    )
+    seen = found.merge(bought, on=["customer_id", "product_id"])
+    assert seen.empty, seen.head()
+    ranks = found.groupby("customer_id")["rank"].agg(["min", "max", "size"])
+    assert (ranks["min"] == 1).all() and (ranks["max"] == ranks["size"]).all()
+    ordered = found.sort_values(["customer_id", "rank"])
+    assert (ordered.groupby("customer_id").score.diff().dropna() <= 0).all()
+    assert found.score.between(0, 1).all()
+    assert found.reason.str.len().gt(10).all()
+    assert not found.reason.str.startswith("you buy this").any()

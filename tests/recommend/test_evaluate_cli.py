@@ -57,6 +57,7 @@ def test_evaluate_recommend_on_an_orders_csv(orders_csv: Path, tmp_path: Path) -
         "TIFU-KNN",
         "ALS",
         "Shopkeeper",
+        "Shopkeeper discover",
     ]
     assert 10 <= run["households"] <= HOUSEHOLDS
     for r in run["results"]:
@@ -65,6 +66,20 @@ def test_evaluate_recommend_on_an_orders_csv(orders_csv: Path, tmp_path: Path) -
     by = {r["method"]: r["metrics"] for r in run["results"]}
     assert by["P-TopFreq"]["recall@10"] > by["G-TopFreq"]["recall@10"]
     assert by["P-TopFreq"]["explore_recall@10"] == 0.0
+    assert by["Shopkeeper discover"]["repeat_recall@10"] == 0.0
+    # The trade-off of one mixed list: more discover slots, more new items.
+    goals = [(g["method"], g["metric"]) for g in run["leads"]]
+    assert goals == [
+        ("Shopkeeper", "recall@10"),
+        ("Shopkeeper", "ndcg@10"),
+        ("Shopkeeper discover", "explore_recall@10"),
+    ]
+    for goal in run["leads"]:
+        assert goal["low"] <= goal["lead"] <= goal["high"]
+    mixes = run["mixes"]
+    assert [m["discover_slots"] for m in mixes] == [1, 2, 3, 4]
+    explore = [m["explore_recall@10"] for m in mixes]
+    assert explore == sorted(explore) and explore[-1] > 0
     # The human table too.
     table = runner.invoke(
         app, [*args, "recommend", "--orders", str(orders_csv), "--method", "P-TopFreq"]

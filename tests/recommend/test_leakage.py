@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 
 from shopkeeper.recommend.context import load_context
-from shopkeeper.recommend.features import main_store
-from shopkeeper.recommend.history import Baskets, load_baskets
+from shopkeeper.recommend.discover import DiscoverParams, discovery_candidates
+from shopkeeper.recommend.features import features, main_store, signals
+from shopkeeper.recommend.history import Baskets, Phase, load_baskets
 from shopkeeper.recommend.ranker import RankerParams, scored_candidates
 from shopkeeper.recommend.tifuknn import TifuParams
 from shopkeeper.warehouse import Warehouse
@@ -57,3 +58,26 @@ def test_test_phase_features_see_the_validation_basket(built: Warehouse) -> None
     )
     _, _, x2 = scored_candidates(changed, TIFU, ctx, RankerParams())
     assert x.shape != x2.shape or not np.array_equal(x, x2, equal_nan=True)
+
+
+def test_discovery_candidates_ignore_the_future(built: Warehouse) -> None:
+    baskets = load_baskets(built)
+    valid = baskets.phase("valid")
+    store_weeks = pd.DataFrame(
+        {"store": main_store(valid), "week": baskets.week[valid.target]}
+    )
+    ctx = load_context(built, baskets, store_weeks)
+
+    def pairs(phase: Phase) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        sig = signals(phase, TIFU, 1.0)
+        users, items = discovery_candidates(phase, sig, ctx, DiscoverParams())
+        return users, items, features(phase, users, items, sig, ctx)
+
+    users, items, x = pairs(valid)
+    changed = dataclasses.replace(
+        valid, baskets=_shuffled_future(baskets, valid.target)
+    )
+    users2, items2, x2 = pairs(changed)
+    assert np.array_equal(users, users2) and np.array_equal(items, items2)
+    np.testing.assert_array_equal(x, x2)
+    assert len(users) > 1000

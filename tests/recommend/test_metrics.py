@@ -11,7 +11,11 @@ import scipy.sparse as sp
 from shopkeeper.errors import InvalidInput
 from shopkeeper.recommend.baselines import PTopFreq
 from shopkeeper.recommend.evaluate import evaluate_baskets
-from shopkeeper.recommend.metrics import basket_metrics
+from shopkeeper.recommend.metrics import (
+    basket_metrics,
+    household_metrics,
+    lead_interval,
+)
 from tests.recommend.history import history
 
 # Items sort by id, so their indexes are a=0, b=1, c=2, d=3, e=4.
@@ -103,3 +107,29 @@ def test_evaluation_is_deterministic_on_hand_made_data() -> None:
     again = evaluate_baskets(history(TRIPS), methods=methods, tifu_trials=2)
     assert [r.metrics for r in first.results] == [r.metrics for r in again.results]
     assert first.households == 2 and first.items == 5
+
+
+def test_household_metrics_mark_who_does_not_count() -> None:
+    baskets = history(TRIPS)
+    test = baskets.phase("test")
+    rows = household_metrics(PTopFreq().rank(test, 20), test.truth(), test.counts())
+    # From the hand count above: h1 finds 2 of 3, h2 both; only h1 has an
+    # explore item (e), so h2's explore entry is NaN, not 0.
+    assert rows["recall@10"].tolist() == pytest.approx([2 / 3, 1.0])
+    assert rows["explore_recall@10"][0] == 0.0
+    assert np.isnan(rows["explore_recall@10"][1])
+
+
+def test_lead_interval_is_paired() -> None:
+    # Generated on purpose: a known 10% lead on every household, whatever the
+    # household's own level, gives exactly +10% in every bootstrap draw.
+    theirs = np.random.default_rng(1).uniform(0.1, 0.9, 500)
+    lead, low, high = lead_interval(theirs * 1.1, theirs)
+    assert (lead, low, high) == pytest.approx((0.1, 0.1, 0.1))
+    # Noise around no lead: the interval straddles 0.
+    noisy = theirs + np.random.default_rng(2).normal(0, 0.2, 500)
+    lead, low, high = lead_interval(noisy, theirs)
+    assert low < 0 < high and low < lead < high
+    # Households either method skips (NaN) are left out of both.
+    assert lead_interval(np.array([np.nan, 2.0]), np.array([5.0, 1.0]))[0] == 1.0
+    assert math.isnan(lead_interval(np.ones(3), np.zeros(3))[0])

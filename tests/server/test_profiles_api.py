@@ -56,6 +56,13 @@ def test_profile_resolves_a_household(server: Server, household: str) -> None:
     assert household in view["identifiers"]
     assert view["profile"]["frequency"] > 0
     assert view["recommendations"] and view["recommendations"][0]["reason"]
+    assert view["discoveries"] and view["discoveries"][0]["reason"]
+    new = {d["product_id"] for d in view["discoveries"]}
+    assert not new & {
+        r["product_id"]
+        for r in view["recommendations"]
+        if r["reason"].startswith("you buy this")
+    }
     assert view["lifetime_value"]["as_of"] == view["profile"]["as_of"]
     # The same customer by its bare household number and by its customer id.
     bare = household.removeprefix("household:")

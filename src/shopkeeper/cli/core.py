@@ -231,15 +231,19 @@ def profile_cmd(
             "consents: "
             + ", ".join(f"{c['purpose']} {c['status']}" for c in view["consents"])
         )
-    recs = view["recommendations"][:5]
-    if recs:
-        out.print(
-            table(
-                "Recommended",
-                ["rank", "product", "why"],
-                [[r["rank"], r["product_id"], r["reason"]] for r in recs],
+    for title, key in (
+        ("Recommended", "recommendations"),
+        ("New for you", "discoveries"),
+    ):
+        recs = view.get(key, [])[:5]
+        if recs:
+            out.print(
+                table(
+                    title,
+                    ["rank", "product", "why"],
+                    [[r["rank"], r["product_id"], r["reason"]] for r in recs],
+                )
             )
-        )
     rows = [
         [i["at"], i["kind"], i["channel"], i["summary"], len(i.get("lines", []))]
         for i in history["items"]

@@ -42,7 +42,7 @@ def recommend_cmd(
         typer.Option(
             "--method",
             help="A method to run (repeat); default all: G-TopFreq, P-TopFreq, "
-            "GP-TopFreq, TIFU-KNN, ALS, Shopkeeper.",
+            "GP-TopFreq, TIFU-KNN, ALS, Shopkeeper, Shopkeeper discover.",
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
@@ -87,6 +87,14 @@ def print_evaluation(run: Any) -> None:
             [[r[0], *[f"{v:.4f}" for v in r[1:8]], *r[8:]] for r in rows],
         )
     )
+    for lead in run.leads:
+        if lead["lead"] is None:
+            continue
+        out.print(
+            f"{lead['method']} {lead['metric']}: {lead['lead']:+.1%} over "
+            f"{lead['baseline']} (95% interval {lead['low']:+.1%} to "
+            f"{lead['high']:+.1%})"
+        )
     c = run.complements
     out.print(
         f"Complements, hidden test item hit@10 over {int(c['cases']):,} baskets: "

@@ -42,6 +42,7 @@ from shopkeeper.model.profiles import (
 )
 from shopkeeper.model.recommend import (
     COMPLEMENTS,
+    DISCOVERIES,
     RECOMMEND_PERSONAL_TOP,
     RECOMMENDATIONS,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "CAMPAIGN_STORES",
     "COMPLEMENTS",
     "CONSENTS",
+    "DISCOVERIES",
     "COUPONS",
     "COUPON_REDEMPTIONS",
     "CUSTOMERS",
@@ -137,6 +139,7 @@ TABLES: dict[str, TableSpec] = {
         PROFILES_CHURN,
         RECOMMEND_PERSONAL_TOP,
         RECOMMENDATIONS,
+        DISCOVERIES,
         COMPLEMENTS,
         MEASURE_HOLDOUTS,
         OFFERS_UPLIFT_RUNS,

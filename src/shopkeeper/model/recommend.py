@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from shopkeeper.model.schema import TableSpec
 
-__all__ = ["COMPLEMENTS", "RECOMMENDATIONS", "RECOMMEND_PERSONAL_TOP"]
+__all__ = ["COMPLEMENTS", "DISCOVERIES", "RECOMMENDATIONS", "RECOMMEND_PERSONAL_TOP"]
 
 RECOMMEND_PERSONAL_TOP = TableSpec(
     name="recommend_personal_top",
@@ -34,6 +34,27 @@ RECOMMENDATIONS = TableSpec(
         "Shopkeeper's next-basket recommendations: each customer's products for "
         "the next trip, best first, with the model's score and a short reason "
         "a person can read (their cycle, a coupon, a promotion, a pairing)."
+    ),
+    columns={
+        "customer_id": "string",
+        "rank": "int32",
+        "product_id": "string",
+        "score": "float64",
+        "reason": "string",
+    },
+    key=("customer_id", "rank"),
+    required=("product_id", "score", "reason"),
+    subject="customer_id",
+    stage="recommend",
+)
+
+DISCOVERIES = TableSpec(
+    name="discoveries",
+    doc=(
+        "New for you: products each customer has never bought that they are "
+        "most likely to try on the next trip, best first, with the chance of "
+        "purchase as score and a short reason (a pairing, a promotion, a coupon, "
+        "shoppers like them). Served beside the next-basket recommendations."
     ),
     columns={
         "customer_id": "string",

@@ -194,7 +194,8 @@ def _segments(wh: Warehouse, who: Customer) -> list[dict[str, Any]]:
 def customer_view(wh: Warehouse, identifier: str) -> dict[str, Any]:
     """Identifiers, traits, computed profile and lifetime value, affinities,
     promotion response, life stage, demographics, churn risk, segments,
-    recommendations and current consents."""
+    recommendations, discoveries (never-bought products likely next) and
+    current consents."""
     who = resolve(wh, identifier)
     profile = _by_customer(wh, "profiles_rfm", who, "as_of")
     value = _by_customer(wh, "profiles_clv", who, "as_of")
@@ -217,6 +218,7 @@ def customer_view(wh: Warehouse, identifier: str) -> dict[str, Any]:
             who,
             "rank",
         ),
+        "discoveries": _by_customer(wh, "discoveries", who, "rank"),
         "consents": current_consents(wh, who),
     }
 

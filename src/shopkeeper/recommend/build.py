@@ -1,14 +1,15 @@
-"""Build the recommend stage: the P-TopFreq baseline, the ranker and complements.
+"""Build the recommend stage: P-TopFreq, the ranker, discoveries and complements.
 
-The ranker learns from each customer's latest basket (features from the baskets
-before it), then scores every customer for a trip on the as-of day with
-features from all their baskets, and says why in words.
+The ranker and the discovery model learn from each customer's latest basket
+(features from the baskets before it), then score every customer for a trip on
+the as-of day with features from all their baskets, and say why in words.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -18,24 +19,27 @@ import scipy.sparse as sp
 from shopkeeper.errors import InvalidInput
 from shopkeeper.model.recommend import (
     COMPLEMENTS,
+    DISCOVERIES,
     RECOMMEND_PERSONAL_TOP,
     RECOMMENDATIONS,
 )
 from shopkeeper.profiles import default_as_of, purchase_lines
 from shopkeeper.recommend.complements import CoPurchase
 from shopkeeper.recommend.context import load_context
+from shopkeeper.recommend.discover import Discovery
 from shopkeeper.recommend.features import (
     FEATURES,
+    SignalCache,
     last_baskets,
     main_store,
 )
 from shopkeeper.recommend.history import Baskets, Phase, load_baskets
 from shopkeeper.recommend.personal_top import personal_top
-from shopkeeper.recommend.ranker import Ranker
+from shopkeeper.recommend.ranker import Ranker, RankerParams, Scored
 from shopkeeper.recommend.tifuknn import TifuParams
 from shopkeeper.warehouse import BuildContext, Stage, Warehouse
 
-__all__ = ["STAGE", "build", "complements_table", "reason", "recommend"]
+__all__ = ["STAGE", "Recommended", "build", "complements_table", "reason", "recommend"]
 
 TIFU = TifuParams(groups=7, within_decay=0.8, group_decay=0.8, alpha=0.4, neighbors=900)
 """TIFU-KNN settings the evaluation tuned on Complete Journey validation baskets."""
@@ -77,8 +81,17 @@ def _phases(baskets: Baskets, as_of: dt.date) -> tuple[Phase, Phase]:
     return train, serve
 
 
-def recommend(wh: Warehouse, as_of: dt.date, k: int) -> tuple[pa.Table, pa.Table]:
-    """Every customer's top ``k`` with reasons, and the complements table."""
+@dataclass(frozen=True)
+class Recommended:
+    """The stage's three tables, as Arrow."""
+
+    recommendations: pa.Table
+    discoveries: pa.Table
+    complements: pa.Table
+
+
+def recommend(wh: Warehouse, as_of: dt.date, k: int) -> Recommended:
+    """Every customer's top ``k`` and ``k`` discoveries with reasons; complements."""
     baskets = load_baskets(wh, as_of=as_of, min_baskets=1, max_baskets=10**9)
     train, serve = _phases(baskets, as_of)
     store_weeks = pd.concat(
@@ -86,9 +99,23 @@ def recommend(wh: Warehouse, as_of: dt.date, k: int) -> tuple[pa.Table, pa.Table
         for p in (train, serve)
     ).drop_duplicates()
     ctx = load_context(wh, baskets, store_weeks)
-    ranker = Ranker(ctx, TIFU)
+    names = _labels(wh, baskets)
+    cache = SignalCache(TIFU, RankerParams().smoothing)
+    ranker = Ranker(ctx, TIFU, cache=cache)
     ranker.fit(train, baskets.shifted(1))
     got = ranker.scores(serve)
+    discovery = Discovery(ctx, TIFU, cache=cache)
+    discovery.fit(train, baskets.shifted(1))
+    new = discovery.scores(serve)
+    return Recommended(
+        recommendations=_top_with_reasons(got, serve, names, k),
+        discoveries=_top_with_reasons(new, serve, names, k),
+        complements=complements_table(got.signals.lift, baskets.items),
+    )
+
+
+def _top_with_reasons(got: Scored, serve: Phase, names: np.ndarray, k: int) -> pa.Table:
+    """Each customer's ``k`` best scored candidates, with a reason for each."""
     assert got.score is not None
     order = np.lexsort((got.items, -got.score, got.users))
     users, items, score = got.users[order], got.items[order], got.score[order]
@@ -97,7 +124,6 @@ def recommend(wh: Warehouse, as_of: dt.date, k: int) -> tuple[pa.Table, pa.Table
     keep = pos < k
     users, items, score, pos = users[keep], items[keep], score[keep], pos[keep]
     x, sig = got.x[order][keep], got.signals
-    names = _labels(wh, baskets)
     need = (
         (x[:, FEATURES.index("baskets_with_item")] == 0)
         & (x[:, FEATURES.index("copurchase")] > 0)
@@ -110,7 +136,8 @@ def recommend(wh: Warehouse, as_of: dt.date, k: int) -> tuple[pa.Table, pa.Table
         reason(dict(zip(FEATURES, row, strict=True)), names[p] if p >= 0 else None)
         for row, p in zip(x.tolist(), partner, strict=True)
     ]
-    recs = pa.table(
+    baskets = serve.baskets
+    return pa.table(
         {
             "customer_id": baskets.customers[users].astype(str),
             "rank": (pos + 1).astype(np.int32),
@@ -119,7 +146,6 @@ def recommend(wh: Warehouse, as_of: dt.date, k: int) -> tuple[pa.Table, pa.Table
             "reason": reasons,
         }
     )
-    return recs, complements_table(sig.lift, baskets.items)
 
 
 def _partners(
@@ -216,35 +242,40 @@ def complements_table(lift: CoPurchase, item_ids: np.ndarray) -> pa.Table:
 
 
 def build(ctx: BuildContext) -> None:
-    """Rewrite recommend_personal_top, recommendations and complements."""
+    """Rewrite recommend_personal_top, recommendations, discoveries, complements."""
     wh = ctx.wh
     as_of = ctx.as_of or default_as_of(wh)
     k = ctx.settings.recommendations_per_customer
     ctx.step("recommend: personal top", 0, 3)
     wh.write(RECOMMEND_PERSONAL_TOP, personal_top(purchase_lines(wh, as_of), k=k))
-    ctx.step("recommend: ranker", 1, 3)
+    ctx.step("recommend: ranker and discoveries", 1, 3)
     try:
-        recs, pairs = recommend(wh, as_of, k)
+        got = recommend(wh, as_of, k)
     except InvalidInput:
         # No basket holds a product bought often enough to learn from: write
         # empty tables rather than fail the whole build of a brand-new shop.
         log.warning("recommend: too few orders to train on; tables left empty")
         recs = pa.table({c: pa.array([], t) for c, t in _EMPTY_RECS.items()})
         pairs = pa.table({c: pa.array([], t) for c, t in _EMPTY_PAIRS.items()})
+        got = Recommended(recs, recs, pairs)
     ctx.step("recommend: write", 2, 3)
-    wh.write(RECOMMENDATIONS, wh.stage_arrow("_tmp_recommend_recommendations", recs))
-    wh.write(COMPLEMENTS, wh.stage_arrow("_tmp_recommend_complements", pairs))
+    for spec, table in (
+        (RECOMMENDATIONS, got.recommendations),
+        (DISCOVERIES, got.discoveries),
+        (COMPLEMENTS, got.complements),
+    ):
+        wh.write(spec, wh.stage_arrow(f"_tmp_recommend_{spec.name}", table))
     ctx.step("recommend: done", 3, 3)
 
 
 STAGE = Stage(
     name="recommend",
     inputs=("orders", "order_lines", "identity_map"),
-    outputs=(RECOMMEND_PERSONAL_TOP, RECOMMENDATIONS, COMPLEMENTS),
+    outputs=(RECOMMEND_PERSONAL_TOP, RECOMMENDATIONS, DISCOVERIES, COMPLEMENTS),
     run=build,
     doc=(
         "Next-basket recommendations with reasons (LightGBM over habit, "
-        "co-purchase, promotion and coupon features), complements by lift, "
-        "and the P-TopFreq baseline."
+        "co-purchase, promotion and coupon features), discoveries (never-bought "
+        "products likely next), complements by lift, and the P-TopFreq baseline."
     ),
 )

@@ -29,17 +29,43 @@ from shopkeeper.recommend.complements import (
     hit_rate,
 )
 from shopkeeper.recommend.context import Context, load_context
-from shopkeeper.recommend.features import main_store
+from shopkeeper.recommend.discover import Discovery
+from shopkeeper.recommend.features import SignalCache, main_store
 from shopkeeper.recommend.history import Baskets, Phase, load_baskets
-from shopkeeper.recommend.metrics import basket_metrics
-from shopkeeper.recommend.ranker import Ranker
+from shopkeeper.recommend.metrics import (
+    basket_metrics,
+    household_metrics,
+    lead_interval,
+)
+from shopkeeper.recommend.ranker import Ranker, RankerParams
 from shopkeeper.recommend.tifuknn import TifuKnn
 from shopkeeper.warehouse import Progress, Warehouse
 
-__all__ = ["METHODS", "Evaluation", "MethodResult", "evaluate", "evaluate_baskets"]
+__all__ = [
+    "METHODS",
+    "Evaluation",
+    "MethodResult",
+    "evaluate",
+    "evaluate_baskets",
+    "mix",
+]
 
-METHODS = ("G-TopFreq", "P-TopFreq", "GP-TopFreq", "TIFU-KNN", "ALS", "Shopkeeper")
-"""Every method, in the order the report lists them."""
+METHODS = (
+    "G-TopFreq",
+    "P-TopFreq",
+    "GP-TopFreq",
+    "TIFU-KNN",
+    "ALS",
+    "Shopkeeper",
+    "Shopkeeper discover",
+)
+"""Every method, in the order the report lists them.
+
+"Shopkeeper" is the next-basket list; "Shopkeeper discover" the list of
+never-bought items served beside it (recommend/discover.py).
+"""
+MIX_SLOTS = (1, 2, 3, 4)
+"""Discover slots tried at the end of one mixed top 10 (the trade-off report)."""
 
 
 class _Method(Protocol):
@@ -69,6 +95,8 @@ class Evaluation:
     filters: dict[str, int]
     results: list[MethodResult]
     complements: dict[str, float]
+    mixes: list[dict[str, Any]] = field(default_factory=list)
+    leads: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -114,11 +142,14 @@ def evaluate_baskets(
     truth, seen = test.truth(), test.counts()
     tifu = TifuKnn(trials=tifu_trials)
     tifu_seconds = 0.0
-    if "TIFU-KNN" in wanted or "Shopkeeper" in wanted:
+    if {"TIFU-KNN", "Shopkeeper", "Shopkeeper discover"} & set(wanted):
         started = time.perf_counter()
         tifu.tune(valid)
         tifu_seconds = time.perf_counter() - started
     results = []
+    rankings: dict[str, np.ndarray] = {}
+    per_household: dict[str, dict[str, np.ndarray]] = {}
+    cache = SignalCache(tifu.params, RankerParams().smoothing)
     for done, name in enumerate(wanted):
         if progress is not None:
             progress(f"evaluate: {name}", done, len(wanted))
@@ -135,11 +166,17 @@ def evaluate_baskets(
             tune_seconds = time.perf_counter() - started
             method = als
         elif name == "Shopkeeper":
-            ranker = Ranker(ctx, tifu.params)
+            ranker = Ranker(ctx, tifu.params, cache=cache)
             started = time.perf_counter()
             settings = {"rounds": ranker.tune(valid), "tifu": asdict(tifu.params)}
             tune_seconds = time.perf_counter() - started + tifu_seconds
             method = ranker
+        elif name == "Shopkeeper discover":
+            discovery = Discovery(ctx, tifu.params, cache=cache)
+            started = time.perf_counter()
+            settings = {"rounds": discovery.tune(valid)}
+            tune_seconds = time.perf_counter() - started + tifu_seconds
+            method = discovery
         else:
             method = {"G-TopFreq": GTopFreq, "P-TopFreq": PTopFreq}.get(
                 name, GPTopFreq
@@ -147,10 +184,12 @@ def evaluate_baskets(
         started = time.perf_counter()
         ranked = method.rank(test, 20)
         seconds = time.perf_counter() - started
+        rankings[name] = ranked
+        per_household[name] = household_metrics(ranked, truth, seen)
         results.append(
             MethodResult(
                 name,
-                basket_metrics(ranked, truth, seen),
+                {m: float(np.nanmean(v)) for m, v in per_household[name].items()},
                 tune_seconds,
                 seconds,
                 settings,
@@ -165,7 +204,69 @@ def evaluate_baskets(
         filters=dict(baskets.filters),
         results=results,
         complements=complement_hit_rates(baskets, valid, test),
+        mixes=_mixes(rankings, truth, seen),
+        leads=_leads(per_household),
     )
+
+
+LEADS = (
+    ("Shopkeeper", "recall@10"),
+    ("Shopkeeper", "ndcg@10"),
+    ("Shopkeeper discover", "explore_recall@10"),
+)
+"""The goals: each of Shopkeeper's lists against the best baseline on its metric."""
+
+
+def _leads(per_household: dict[str, dict[str, np.ndarray]]) -> list[dict[str, Any]]:
+    """Each goal's lead over the best baseline, with a paired bootstrap interval."""
+    baselines = [m for m in per_household if not m.startswith("Shopkeeper")]
+    out = []
+    for method, metric in LEADS:
+        if method not in per_household or not baselines:
+            continue
+        best = max(baselines, key=lambda m: np.nanmean(per_household[m][metric]))
+        lead, low, high = lead_interval(
+            per_household[method][metric], per_household[best][metric]
+        )
+        figures = {"lead": lead, "low": low, "high": high}
+        out.append(
+            {"method": method, "metric": metric, "baseline": best}
+            # No lead to speak of when the baseline scores 0 (JSON has no NaN).
+            | {k: (None if np.isnan(v) else v) for k, v in figures.items()}
+        )
+    return out
+
+
+def _mixes(
+    rankings: dict[str, np.ndarray], truth: list[np.ndarray], seen: sp.csr_matrix
+) -> list[dict[str, Any]]:
+    """@10 metrics of one list that gives its last slots to discover items."""
+    if not {"Shopkeeper", "Shopkeeper discover"} <= set(rankings):
+        return []
+    out = []
+    for slots in MIX_SLOTS:
+        mixed = mix(rankings["Shopkeeper"], rankings["Shopkeeper discover"], slots)
+        metrics = basket_metrics(mixed, truth, seen)
+        out.append(
+            {"discover_slots": slots}
+            | {name: v for name, v in metrics.items() if name.endswith("@10")}
+        )
+    return out
+
+
+def mix(main: np.ndarray, extra: np.ndarray, slots: int, k: int = 10) -> np.ndarray:
+    """``main``'s top ``k`` with its last ``slots`` given to ``extra``'s best.
+
+    The items ``extra`` adds are the first ones not already in the head, and
+    they go at the end: the head keeps its places (and its NDCG share).
+    """
+    out = np.full((len(main), max(main.shape[1], k)), -1, dtype=np.int64)
+    for u, (row, more) in enumerate(zip(main, extra, strict=True)):
+        head = row[row >= 0][: k - slots]
+        add = more[(more >= 0) & ~np.isin(more, head)][:slots]
+        picked = np.concatenate([head, add])
+        out[u, : len(picked)] = picked
+    return out
 
 
 def complement_hit_rates(

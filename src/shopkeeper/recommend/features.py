@@ -22,12 +22,14 @@ from shopkeeper.recommend.tifuknn import TifuParams, history_vectors, neighbour_
 
 __all__ = [
     "FEATURES",
+    "SignalCache",
     "Signals",
     "candidates",
     "features",
     "last_baskets",
     "main_store",
     "signals",
+    "sparse_values",
 ]
 
 FEATURES = (
@@ -85,6 +87,27 @@ def signals(phase: Phase, tifu: TifuParams, smoothing: float) -> Signals:
         repeat_rate=repeaters / np.maximum(buyers, 1),
         lift=lift,
     )
+
+
+class SignalCache:
+    """Each phase's :class:`Signals`, computed once for every model that reads it.
+
+    The ranker and the discovery model train and score on the same phases;
+    signals depend only on a phase's history (not its target), so the key is
+    the history's bounds. Holds dense households x items arrays: one cache
+    per build or evaluation, dropped with it.
+    """
+
+    def __init__(self, tifu: TifuParams, smoothing: float) -> None:
+        self.tifu = tifu
+        self.smoothing = smoothing
+        self._got: dict[tuple[int, bytes, bytes], Signals] = {}
+
+    def __call__(self, phase: Phase) -> Signals:
+        key = (id(phase.baskets), phase.start.tobytes(), phase.stop.tobytes())
+        if key not in self._got:
+            self._got[key] = signals(phase, self.tifu, self.smoothing)
+        return self._got[key]
 
 
 def last_baskets(phase: Phase) -> sp.csr_matrix:
@@ -180,9 +203,9 @@ def features(
         "cycle_ratio": since / np.maximum(cycle, 1.0),
         "baskets_since_item": n_hist - 1 - got.pos.to_numpy(),
         "in_last_basket": (got.pos.to_numpy() == n_hist - 1).astype(float),
-        "tifu_own": np.asarray(sig.own[users, items]).ravel(),
+        "tifu_own": sparse_values(sig.own, users, items),
         "tifu_knn": sig.knn[users, items],
-        "copurchase": np.asarray(sig.copurchase[users, items]).ravel(),
+        "copurchase": sparse_values(sig.copurchase, users, items),
         "item_popularity": sig.popularity[items],
         "item_repeat_rate": sig.repeat_rate[items],
         "user_baskets": n_hist,
@@ -195,6 +218,27 @@ def features(
         "coupon_in_hand": _coupon(phase, users, items, ctx),
     }
     return np.column_stack([cols[name] for name in FEATURES]).astype(np.float32)
+
+
+def sparse_values(
+    matrix: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray
+) -> np.ndarray:
+    """``matrix[rows, cols]`` as a flat array, by binary search on the entries.
+
+    scipy's fancy indexing scans each row: seconds for the ranker's
+    candidates, where a search over sorted (row, column) keys takes tens of ms.
+    """
+    m = matrix.tocsr()
+    if not m.has_sorted_indices:
+        m = m.sorted_indices()
+    width = np.int64(m.shape[1])
+    keys = np.repeat(np.arange(m.shape[0], dtype=np.int64), np.diff(m.indptr)) * width
+    keys += m.indices
+    wanted = rows.astype(np.int64) * width + cols
+    at = np.minimum(np.searchsorted(keys, wanted), max(len(keys) - 1, 0))
+    if not len(keys):
+        return np.zeros(len(wanted))
+    return np.where(keys[at] == wanted, m.data[at], 0).astype(np.float64)
 
 
 def _affinity(

@@ -18,6 +18,7 @@ from shopkeeper.errors import ConfigError, MissingDependency
 from shopkeeper.recommend.context import Context
 from shopkeeper.recommend.features import (
     FEATURES,
+    SignalCache,
     Signals,
     candidates,
     features,
@@ -26,7 +27,16 @@ from shopkeeper.recommend.features import (
 from shopkeeper.recommend.history import Phase
 from shopkeeper.recommend.tifuknn import TifuParams
 
-__all__ = ["Ranker", "RankerParams", "Scored", "scored_candidates"]
+__all__ = [
+    "Ranker",
+    "RankerParams",
+    "Scored",
+    "lightgbm_module",
+    "rank_rows",
+    "scored_candidates",
+    "target_labels",
+    "train_with_holdout",
+]
 
 
 @dataclass(frozen=True)
@@ -38,7 +48,7 @@ class RankerParams:
     smoothing: float = 1.0
 
 
-def _lgb():  # type: ignore[no-untyped-def]
+def lightgbm_module():  # type: ignore[no-untyped-def]
     try:
         import lightgbm
     except ImportError as exc:  # pragma: no cover - a dependency of the project
@@ -48,7 +58,8 @@ def _lgb():  # type: ignore[no-untyped-def]
     return lightgbm
 
 
-def _labels(phase: Phase, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+def target_labels(phase: Phase, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+    """1 where the item is in the household's target basket, else 0."""
     b = phase.baskets
     n = b.n_items
     truth = np.concatenate(
@@ -69,17 +80,25 @@ class Scored:
 
 
 def scored_candidates(
-    phase: Phase, tifu: TifuParams, ctx: Context, params: RankerParams
+    phase: Phase,
+    tifu: TifuParams,
+    ctx: Context,
+    params: RankerParams,
+    cache: SignalCache | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(users, items, feature matrix) of every candidate of ``phase``."""
-    got = _candidates(phase, tifu, ctx, params)
+    got = _candidates(phase, tifu, ctx, params, cache)
     return got.users, got.items, got.x
 
 
 def _candidates(
-    phase: Phase, tifu: TifuParams, ctx: Context, params: RankerParams
+    phase: Phase,
+    tifu: TifuParams,
+    ctx: Context,
+    params: RankerParams,
+    cache: SignalCache | None,
 ) -> Scored:
-    sig = signals(phase, tifu, params.smoothing)
+    sig = cache(phase) if cache else signals(phase, tifu, params.smoothing)
     users, items = candidates(phase, sig)
     return Scored(users, items, features(phase, users, items, sig, ctx), sig)
 
@@ -96,11 +115,13 @@ class Ranker:
         params: RankerParams | None = None,
         *,
         threads: int = 2,
+        cache: SignalCache | None = None,
     ) -> None:
         self.ctx = ctx
         self.tifu = tifu or TifuParams()
         self.params = params or RankerParams()
         self.threads = threads
+        self.cache = cache
         self.model: object | None = None
         self.rounds = self.params.max_rounds
 
@@ -128,45 +149,30 @@ class Ranker:
         held out to find the round count by early stopping, then the model
         refits on everyone.
         """
-        lgb = _lgb()
         parts = []
         for n, phase in enumerate(phases):
-            users, items, x = scored_candidates(phase, self.tifu, self.ctx, self.params)
+            users, items, x = scored_candidates(
+                phase, self.tifu, self.ctx, self.params, self.cache
+            )
             has = (phase.stop > phase.start)[users]
             parts.append(
                 (
                     users[has],
                     users[has] + n * phase.n_users,
                     x[has],
-                    _labels(phase, users, items)[has],
+                    target_labels(phase, users, items)[has],
                 )
             )
         users = np.concatenate([p[0] for p in parts])
-        query = np.concatenate([p[1] for p in parts])
-        x = np.concatenate([p[2] for p in parts])
-        y = np.concatenate([p[3] for p in parts])
-        held = users % 5 == 0
-
-        def data(mask: np.ndarray) -> object:
-            groups = np.bincount(query[mask])
-            return lgb.Dataset(
-                x[mask], y[mask], group=groups[groups > 0], feature_name=list(FEATURES)
-            )
-
-        config = self._config()
-        if y[held].any() and y[~held].any():
-            probe = lgb.train(
-                config,
-                data(~held),
-                num_boost_round=self.params.max_rounds,
-                valid_sets=[data(held)],
-                callbacks=[lgb.early_stopping(30, verbose=False)],
-            )
-            self.rounds = max(int(probe.best_iteration), 20)
-        else:
-            # Too little data to hold any out (a tiny shop): a fixed, small model.
-            self.rounds = 50
-        self.model = lgb.train(config, data(np.ones_like(held)), self.rounds)
+        self.model, self.rounds = train_with_holdout(
+            lightgbm_module(),
+            self._config(),
+            np.concatenate([p[2] for p in parts]),
+            np.concatenate([p[3] for p in parts]),
+            users % 5 == 0,
+            max_rounds=self.params.max_rounds,
+            groups=np.concatenate([p[1] for p in parts]),
+        )
 
     def tune(self, valid: Phase) -> int:
         """Train on the validation baskets and the ones before them."""
@@ -177,18 +183,62 @@ class Ranker:
         """Every candidate of ``phase`` with its features, signals and score."""
         if self.model is None:
             raise ConfigError("the ranker must be fitted before it scores")
-        got = _candidates(phase, self.tifu, self.ctx, self.params)
+        got = _candidates(phase, self.tifu, self.ctx, self.params, self.cache)
         score = self.model.predict(got.x, num_threads=self.threads)  # type: ignore[attr-defined]
         return replace(got, score=np.asarray(score))
 
     def rank(self, phase: Phase, k: int) -> np.ndarray:
         got = self.scores(phase)
-        users, items, score = got.users, got.items, got.score
-        order = np.lexsort((items, -score, users))
-        users, items = users[order], items[order]
-        first = np.searchsorted(users, np.arange(phase.n_users))
-        pos = np.arange(len(users)) - first[users]
-        out = np.full((phase.n_users, k), -1, dtype=np.int64)
-        keep = pos < k
-        out[users[keep], pos[keep]] = items[keep]
-        return out
+        assert got.score is not None
+        return rank_rows(got.users, got.items, got.score, phase.n_users, k)
+
+
+def rank_rows(
+    users: np.ndarray, items: np.ndarray, score: np.ndarray, n_users: int, k: int
+) -> np.ndarray:
+    """Households x ``k`` items by falling score (ties: lower item), -1 = none."""
+    order = np.lexsort((items, -score, users))
+    users, items = users[order], items[order]
+    first = np.searchsorted(users, np.arange(n_users))
+    pos = np.arange(len(users)) - first[users]
+    out = np.full((n_users, k), -1, dtype=np.int64)
+    keep = pos < k
+    out[users[keep], pos[keep]] = items[keep]
+    return out
+
+
+def train_with_holdout(
+    lgb,  # type: ignore[no-untyped-def]
+    config: dict[str, object],
+    x: np.ndarray,
+    y: np.ndarray,
+    held: np.ndarray,
+    *,
+    max_rounds: int,
+    groups: np.ndarray | None,
+) -> tuple[object, int]:
+    """Pick the rounds by early stopping on ``held`` rows, then refit on all.
+
+    ``groups`` gives each row's query for ranking objectives (rows of a query
+    are contiguous); None for classifiers.
+    """
+
+    def data(mask: np.ndarray) -> object:
+        group = None
+        if groups is not None:
+            counts = np.bincount(groups[mask])
+            group = counts[counts > 0]
+        return lgb.Dataset(x[mask], y[mask], group=group, feature_name=list(FEATURES))
+
+    rounds = 50
+    if y[held].any() and y[~held].any():
+        probe = lgb.train(
+            config,
+            data(~held),
+            num_boost_round=max_rounds,
+            valid_sets=[data(held)],
+            callbacks=[lgb.early_stopping(30, verbose=False)],
+        )
+        rounds = max(int(probe.best_iteration), 20)
+    # Else too little data to hold any out (a tiny shop): a fixed, small model.
+    return lgb.train(config, data(np.ones_like(held)), rounds), rounds
