@@ -101,6 +101,42 @@ def test_anonymous_visitor_gets_popular_items(server: Server) -> None:
     assert all(i["reason"].startswith("popular") for i in decision["items"])
 
 
+def test_new_for_you_shows_products_the_customer_never_bought(
+    server: Server, households: list[str], built_path: Path
+) -> None:
+    decision = _decide(
+        server,
+        identifier=households[1],
+        channel="app",
+        placement="new-for-you",
+        kind="new",
+        limit=4,
+    )
+    assert decision["personalized"] and decision["kind"] == "new"
+    with connect(f"duckdb:///{built_path}", read_only=True) as wh:
+        found = wh.table("discoveries")
+        mine = wh.execute(
+            found.filter(found.customer_id == decision["customer_id"]).product_id
+        )
+        orders, lines = wh.table("orders"), wh.table("order_lines")
+        people = wh.table("identity_map")
+        bought = wh.execute(
+            orders.join(lines, "order_id")
+            .join(people, orders.identifier == people.identifier)
+            .filter(people.customer_id == decision["customer_id"])
+            .product_id
+        )
+    shown = [i["item_id"] for i in decision["items"]]
+    assert len(mine) >= 4 and len(shown) == 4
+    assert set(shown) <= set(mine) and not set(shown) & set(bought)
+    assert all(i["reason"] and 0 < i["propensity"] <= 1 for i in decision["items"])
+    # A stranger has no history to be new to: best sellers stand in.
+    stranger = _decide(
+        server, anonymous_id="someone-new", channel="web", placement="new", kind="new"
+    )
+    assert all(i["reason"].startswith("popular") for i in stranger["items"])
+
+
 def test_bad_requests_are_refused_precisely(server: Server) -> None:
     answer = httpx.post(
         f"{server.url}/v1/decide",

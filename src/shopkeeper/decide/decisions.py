@@ -12,7 +12,9 @@ The steps, in the order that keeps the constraints unbreakable:
 3. **Candidates**: for items, the customer's recommendations (with their
    reasons), then the complements of the cart's items ("often bought with
    X"), then popular items to fill; items already in the cart are left out.
-   Personalisation denied or revoked means popular items only. For offers
+   Personalisation denied or revoked means popular items only. For new
+   products (``kind="new"``), the customer's discoveries (popular items not
+   among their recommendations only when those run short). For offers
    (``kind="offers"``), the customer's exported coupons that are eligible on
    the decision day, in the store, and outside the campaign's holdout
    (:mod:`shopkeeper.decide.eligibility`); offers are personal, so an
@@ -64,7 +66,9 @@ MESSAGE_PURPOSE = {
 QUIET_CHANNELS = ("push", "sms")
 REFUSAL_KINDS = ("consent", "quiet_hours", "cap", "no_candidates", "other")
 """Machine-readable refusal kinds; ``other`` for a refusal none of them names."""
-KINDS = ("items", "offers")
+KINDS = ("items", "offers", "new")
+"""What a placement shows: products for the next trip, coupons, or products
+new to the customer ("new for you", from the recommend stage's discoveries)."""
 _CART_COMPLEMENTS = 10
 """Cart items whose complements are read (one store read for all of them)."""
 POLICY = "thompson-rerank"
@@ -261,15 +265,24 @@ class Decider:
         seen = set(req.cart)
         out = []
         recommended = doc.get("recommendations", []) if personal and doc else []
-        # The cart's complements get places right after the customer's best
-        # recommendations, so a long recommendation list cannot crowd them out.
-        head = 2 * req.limit
-        pools = [
-            recommended[:head],
-            self._complements(req.cart)[: req.limit],
-            recommended[head:],
-            self._popular(),
-        ]
+        if req.kind == "new":
+            found = doc.get("discoveries", []) if personal and doc else []
+            # Popular products fill in only when discoveries run short (or the
+            # visitor is unknown): the document does not hold every past
+            # purchase, so a best seller might not be new to this customer.
+            # Those in their recommendations are surely not, so skip them.
+            seen.update(r["product_id"] for r in recommended)
+            pools = [found] if len(found) >= req.limit else [found, self._popular()]
+        else:
+            # The cart's complements get places right after the customer's
+            # best recommendations, so a long list cannot crowd them out.
+            head = 2 * req.limit
+            pools = [
+                recommended[:head],
+                self._complements(req.cart)[: req.limit],
+                recommended[head:],
+                self._popular(),
+            ]
         wanted = max(req.limit * 3, 10)
         for pool in pools:
             for item in pool:

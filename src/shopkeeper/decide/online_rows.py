@@ -135,11 +135,14 @@ def export_online(
     store: Any,
     *,
     recommendations: int = 20,
+    discoveries: int = 10,
     offers: int = 20,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, int]:
-    """Write every customer's document (with at most ``offers`` offers), the
-    aliases, the popular list, the holdout shares and the complements."""
+    """Write every customer's document (with at most ``recommendations``
+    recommendations, ``discoveries`` never-bought products and ``offers``
+    offers), the aliases, the popular list, the holdout shares and the
+    complements."""
     if not wh.exists("identity_map"):
         return {CUSTOMERS: 0, ALIAS: 0, POPULAR: 0, HOLDOUTS: 0, COMPLEMENTS: 0}
     people = wh.to_arrow(wh.table("identity_map")).to_pylist()
@@ -149,6 +152,9 @@ def export_online(
         "habits": _latest(wh, "profiles_features", _FEATURES),
         "departments": _lists(wh, "profiles_departments", ("department", "share"), 5),
         "recommendations": _recommendations(wh, recommendations),
+        "discoveries": _lists(
+            wh, "discoveries", ("rank", "product_id", "score", "reason"), discoveries
+        ),
         "consents": _consents(wh),
         "segments": _segments(wh),
         "offers": customer_offers(wh, limit=offers),

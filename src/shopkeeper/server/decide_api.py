@@ -67,8 +67,10 @@ class DecideBody(BaseModel):
         "items",
         description=(
             "'items' (products: recommendations, complements of the cart, "
-            "popular) or 'offers' (coupons of the customer's campaigns that are "
-            "eligible today, in the store, outside the campaign's holdout)."
+            "popular), 'new' (products the customer has never bought and is "
+            "likely to try: discoveries, then popular ones they do not buy) or "
+            "'offers' (coupons of the customer's campaigns that are eligible "
+            "today, in the store, outside the campaign's holdout)."
         ),
     )
     context: DecideContext = Field(default_factory=DecideContext)
