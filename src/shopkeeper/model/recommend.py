@@ -28,45 +28,43 @@ RECOMMEND_PERSONAL_TOP = TableSpec(
     stage="recommend",
 )
 
-RECOMMENDATIONS = TableSpec(
-    name="recommendations",
-    doc=(
+
+def _ranked_products(name: str, doc: str) -> TableSpec:
+    """Each customer's ranked products with a score and a reason."""
+    return TableSpec(
+        name=name,
+        doc=doc,
+        columns={
+            "customer_id": "string",
+            "rank": "int32",
+            "product_id": "string",
+            "score": "float64",
+            "reason": "string",
+        },
+        key=("customer_id", "rank"),
+        required=("product_id", "score", "reason"),
+        subject="customer_id",
+        stage="recommend",
+    )
+
+
+RECOMMENDATIONS = _ranked_products(
+    "recommendations",
+    (
         "Shopkeeper's next-basket recommendations: each customer's products for "
         "the next trip, best first, with the model's score and a short reason "
         "a person can read (their cycle, a coupon, a promotion, a pairing)."
     ),
-    columns={
-        "customer_id": "string",
-        "rank": "int32",
-        "product_id": "string",
-        "score": "float64",
-        "reason": "string",
-    },
-    key=("customer_id", "rank"),
-    required=("product_id", "score", "reason"),
-    subject="customer_id",
-    stage="recommend",
 )
 
-DISCOVERIES = TableSpec(
-    name="discoveries",
-    doc=(
+DISCOVERIES = _ranked_products(
+    "discoveries",
+    (
         "New for you: products each customer has never bought that they are "
         "most likely to try on the next trip, best first, with the chance of "
         "purchase as score and a short reason (a pairing, a promotion, a coupon, "
         "shoppers like them). Served beside the next-basket recommendations."
     ),
-    columns={
-        "customer_id": "string",
-        "rank": "int32",
-        "product_id": "string",
-        "score": "float64",
-        "reason": "string",
-    },
-    key=("customer_id", "rank"),
-    required=("product_id", "score", "reason"),
-    subject="customer_id",
-    stage="recommend",
 )
 
 COMPLEMENTS = TableSpec(

@@ -22,25 +22,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from shopkeeper.errors import ConfigError
 from shopkeeper.recommend.baselines import top_k_rows
 from shopkeeper.recommend.context import Context
-from shopkeeper.recommend.features import (
-    SignalCache,
-    Signals,
-    features,
-    main_store,
-    signals,
-)
+from shopkeeper.recommend.features import SignalCache, Signals, main_store
 from shopkeeper.recommend.history import Phase
-from shopkeeper.recommend.ranker import (
-    RankerParams,
-    Scored,
-    lightgbm_module,
-    rank_rows,
-    target_labels,
-    train_with_holdout,
-)
+from shopkeeper.recommend.ranker import CandidateModel, RankerParams
 from shopkeeper.recommend.tifuknn import TifuParams
 
 __all__ = ["DiscoverParams", "Discovery", "discovery_candidates"]
@@ -138,45 +124,39 @@ def _coupons(
     return got.user.to_numpy(np.int64), got["item"].to_numpy(np.int64)
 
 
-class Discovery:
-    """Never-bought items most likely in the next basket, best first."""
+class Discovery(CandidateModel):
+    """Never-bought items most likely in the next basket, best first.
+
+    ``sources`` sets how many candidates each source gives; the LightGBM
+    settings come from ``params``, like the ranker's, with twice the minimum
+    leaf size (positives are rarer among never-bought items).
+    """
 
     name = "Shopkeeper discover"
+    ranking = False
 
     def __init__(
         self,
         ctx: Context,
         tifu: TifuParams | None = None,
-        ranker: RankerParams | None = None,
-        params: DiscoverParams | None = None,
+        params: RankerParams | None = None,
         *,
+        sources: DiscoverParams | None = None,
         threads: int = 2,
         cache: SignalCache | None = None,
     ) -> None:
-        self.ctx = ctx
-        self.cache = cache
-        self.tifu = tifu or TifuParams()
-        self.ranker = ranker or RankerParams()
-        self.params = params or DiscoverParams()
-        self.threads = threads
-        self.model: object | None = None
-        self.rounds = self.ranker.max_rounds
+        super().__init__(ctx, tifu, params, threads=threads, cache=cache)
+        self.sources = sources or DiscoverParams()
 
-    def _candidates(self, phase: Phase) -> Scored:
-        sig = (
-            self.cache(phase)
-            if self.cache
-            else signals(phase, self.tifu, self.ranker.smoothing)
-        )
-        users, items = discovery_candidates(phase, sig, self.ctx, self.params)
-        return Scored(users, items, features(phase, users, items, sig, self.ctx), sig)
+    def pairs(self, phase: Phase, sig: Signals) -> tuple[np.ndarray, np.ndarray]:
+        return discovery_candidates(phase, sig, self.ctx, self.sources)
 
     def _config(self) -> dict[str, object]:
         return {
             "objective": "binary",
-            "learning_rate": self.ranker.learning_rate,
-            "num_leaves": self.ranker.num_leaves,
-            "min_data_in_leaf": 2 * self.ranker.min_data_in_leaf,
+            "learning_rate": self.params.learning_rate,
+            "num_leaves": self.params.num_leaves,
+            "min_data_in_leaf": 2 * self.params.min_data_in_leaf,
             "feature_fraction": 0.8,
             "deterministic": True,
             "force_row_wise": True,
@@ -184,41 +164,3 @@ class Discovery:
             "num_threads": self.threads,
             "verbose": -1,
         }
-
-    def fit(self, *phases: Phase) -> None:
-        """Learn on the phases' targets, like :meth:`Ranker.fit` (a fifth held out)."""
-        users, x, y = [], [], []
-        for phase in phases:
-            got = self._candidates(phase)
-            has = (phase.stop > phase.start)[got.users]
-            users.append(got.users[has])
-            x.append(got.x[has])
-            y.append(target_labels(phase, got.users, got.items)[has])
-        all_users = np.concatenate(users)
-        self.model, self.rounds = train_with_holdout(
-            lightgbm_module(),
-            self._config(),
-            np.concatenate(x),
-            np.concatenate(y),
-            all_users % 5 == 0,
-            max_rounds=self.ranker.max_rounds,
-            groups=None,
-        )
-
-    def tune(self, valid: Phase) -> int:
-        """Train on the validation baskets and the ones before them."""
-        self.fit(valid, valid.baskets.phase("earlier"))
-        return self.rounds
-
-    def scores(self, phase: Phase) -> Scored:
-        """Every never-bought candidate of ``phase`` with its chance of purchase."""
-        if self.model is None:
-            raise ConfigError("the discovery model must be fitted before it scores")
-        got = self._candidates(phase)
-        score = self.model.predict(got.x, num_threads=self.threads)  # type: ignore[attr-defined]
-        return Scored(got.users, got.items, got.x, got.signals, np.asarray(score))
-
-    def rank(self, phase: Phase, k: int) -> np.ndarray:
-        got = self.scores(phase)
-        assert got.score is not None
-        return rank_rows(got.users, got.items, got.score, phase.n_users, k)

@@ -10,7 +10,9 @@ everything before it, so the test basket is never seen in training or tuning.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, replace
+from typing import ClassVar
 
 import numpy as np
 
@@ -28,6 +30,7 @@ from shopkeeper.recommend.history import Phase
 from shopkeeper.recommend.tifuknn import TifuParams
 
 __all__ = [
+    "CandidateModel",
     "Ranker",
     "RankerParams",
     "Scored",
@@ -87,26 +90,22 @@ def scored_candidates(
     cache: SignalCache | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(users, items, feature matrix) of every candidate of ``phase``."""
-    got = _candidates(phase, tifu, ctx, params, cache)
+    got = Ranker(ctx, tifu, params, cache=cache).candidates(phase)
     return got.users, got.items, got.x
 
 
-def _candidates(
-    phase: Phase,
-    tifu: TifuParams,
-    ctx: Context,
-    params: RankerParams,
-    cache: SignalCache | None,
-) -> Scored:
-    sig = cache(phase) if cache else signals(phase, tifu, params.smoothing)
-    users, items = candidates(phase, sig)
-    return Scored(users, items, features(phase, users, items, sig, ctx), sig)
+class CandidateModel(ABC):
+    """A LightGBM model over (household, item) candidates and their features.
 
+    Subclasses say which pairs are candidates and how LightGBM learns; the
+    training protocol (one target basket per household per phase, rounds by
+    early stopping on the households whose index is divisible by 5, then a
+    refit on everyone) and the scoring are shared.
+    """
 
-class Ranker:
-    """LambdaRank over candidates; needs TIFU-KNN's tuned parameters."""
-
-    name = "Shopkeeper"
+    name: ClassVar[str]
+    ranking: ClassVar[bool]
+    """True for a ranking objective (candidates grouped by household)."""
 
     def __init__(
         self,
@@ -125,6 +124,82 @@ class Ranker:
         self.model: object | None = None
         self.rounds = self.params.max_rounds
 
+    @abstractmethod
+    def pairs(self, phase: Phase, sig: Signals) -> tuple[np.ndarray, np.ndarray]:
+        """The (household, item) candidates of ``phase``, sorted and unique."""
+
+    @abstractmethod
+    def _config(self) -> dict[str, object]:
+        """LightGBM's parameters."""
+
+    def candidates(self, phase: Phase) -> Scored:
+        """The candidates of ``phase`` with their features (not scored yet)."""
+        if self.cache is not None:
+            sig = self.cache(phase)
+        else:
+            sig = signals(phase, self.tifu, self.params.smoothing)
+        users, items = self.pairs(phase, sig)
+        return Scored(users, items, features(phase, users, items, sig, self.ctx), sig)
+
+    def fit(self, *phases: Phase) -> None:
+        """Learn on the phases' targets; pick the rounds on a fifth of households.
+
+        Each phase adds one target basket per household (with features from
+        the baskets before it). Households whose index is divisible by 5 are
+        held out to find the round count by early stopping, then the model
+        refits on everyone.
+        """
+        parts = []
+        for n, phase in enumerate(phases):
+            got = self.candidates(phase)
+            has = (phase.stop > phase.start)[got.users]
+            parts.append(
+                (
+                    got.users[has],
+                    got.users[has] + n * phase.n_users,
+                    got.x[has],
+                    target_labels(phase, got.users, got.items)[has],
+                )
+            )
+        users = np.concatenate([p[0] for p in parts])
+        self.model, self.rounds = train_with_holdout(
+            lightgbm_module(),
+            self._config(),
+            np.concatenate([p[2] for p in parts]),
+            np.concatenate([p[3] for p in parts]),
+            users % 5 == 0,
+            max_rounds=self.params.max_rounds,
+            groups=np.concatenate([p[1] for p in parts]) if self.ranking else None,
+        )
+
+    def tune(self, valid: Phase) -> int:
+        """Train on the validation baskets and the ones before them."""
+        self.fit(valid, valid.baskets.phase("earlier"))
+        return self.rounds
+
+    def scores(self, phase: Phase) -> Scored:
+        """Every candidate of ``phase`` with its features, signals and score."""
+        if self.model is None:
+            raise ConfigError(f"{self.name} must be fitted before it scores")
+        got = self.candidates(phase)
+        score = self.model.predict(got.x, num_threads=self.threads)  # type: ignore[attr-defined]
+        return replace(got, score=np.asarray(score))
+
+    def rank(self, phase: Phase, k: int) -> np.ndarray:
+        got = self.scores(phase)
+        assert got.score is not None
+        return rank_rows(got.users, got.items, got.score, phase.n_users, k)
+
+
+class Ranker(CandidateModel):
+    """LambdaRank over candidates; needs TIFU-KNN's tuned parameters."""
+
+    name = "Shopkeeper"
+    ranking = True
+
+    def pairs(self, phase: Phase, sig: Signals) -> tuple[np.ndarray, np.ndarray]:
+        return candidates(phase, sig)
+
     def _config(self) -> dict[str, object]:
         return {
             "objective": "lambdarank",
@@ -140,57 +215,6 @@ class Ranker:
             "num_threads": self.threads,
             "verbose": -1,
         }
-
-    def fit(self, *phases: Phase) -> None:
-        """Learn on the phases' targets; pick the rounds on a fifth of households.
-
-        Each phase adds one target basket per household (with features from
-        the baskets before it). Households whose index is divisible by 5 are
-        held out to find the round count by early stopping, then the model
-        refits on everyone.
-        """
-        parts = []
-        for n, phase in enumerate(phases):
-            users, items, x = scored_candidates(
-                phase, self.tifu, self.ctx, self.params, self.cache
-            )
-            has = (phase.stop > phase.start)[users]
-            parts.append(
-                (
-                    users[has],
-                    users[has] + n * phase.n_users,
-                    x[has],
-                    target_labels(phase, users, items)[has],
-                )
-            )
-        users = np.concatenate([p[0] for p in parts])
-        self.model, self.rounds = train_with_holdout(
-            lightgbm_module(),
-            self._config(),
-            np.concatenate([p[2] for p in parts]),
-            np.concatenate([p[3] for p in parts]),
-            users % 5 == 0,
-            max_rounds=self.params.max_rounds,
-            groups=np.concatenate([p[1] for p in parts]),
-        )
-
-    def tune(self, valid: Phase) -> int:
-        """Train on the validation baskets and the ones before them."""
-        self.fit(valid, valid.baskets.phase("earlier"))
-        return self.rounds
-
-    def scores(self, phase: Phase) -> Scored:
-        """Every candidate of ``phase`` with its features, signals and score."""
-        if self.model is None:
-            raise ConfigError("the ranker must be fitted before it scores")
-        got = _candidates(phase, self.tifu, self.ctx, self.params, self.cache)
-        score = self.model.predict(got.x, num_threads=self.threads)  # type: ignore[attr-defined]
-        return replace(got, score=np.asarray(score))
-
-    def rank(self, phase: Phase, k: int) -> np.ndarray:
-        got = self.scores(phase)
-        assert got.score is not None
-        return rank_rows(got.users, got.items, got.score, phase.n_users, k)
 
 
 def rank_rows(
