@@ -162,7 +162,7 @@ def test_a_member_gets_the_campaigns_coupons_with_reasons(setup: Setup) -> None:
     schema = httpx.get(f"{setup.server.url}/openapi.json").json()
     body = schema["components"]["schemas"]["DecideBody"]["properties"]
     assert body["kind"]["default"] == "items"
-    assert set(body["kind"]["enum"]) == {"items", "offers"}
+    assert set(body["kind"]["enum"]) == {"items", "offers", "new"}
 
 
 def test_holdout_members_never_get_the_campaigns_offers(setup: Setup) -> None:
