@@ -34,6 +34,7 @@ def test_quickstart_on_a_sample_prints_the_report(tmp_path: Path) -> None:
     assert "Spend by department" in result.output
     assert "GROCERY" in result.output
     assert "Recommended for the next trip" in result.output
+    assert "New for you" in result.output
     # Every recommendation comes with its reason (learned or baseline wording).
     reasons = ("bought in", "you buy this", "often bought with", "on promotion")
     assert any(reason in result.output for reason in reasons), result.output

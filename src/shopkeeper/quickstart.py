@@ -94,20 +94,6 @@ def customer_card(wh: Warehouse, customer_id: str | None = None) -> dict[str, An
     name = (
         "recommendations" if wh.count("recommendations") else "recommend_personal_top"
     )
-    recs = wh.table(name)
-    products = wh.table("products")
-    recs = recs.filter(recs.customer_id == customer_id).left_join(
-        products, recs.product_id == products.product_id
-    )
-    recs = recs.select(
-        "rank",
-        recs.product_id,
-        "department",
-        "category",
-        "product_type",
-        "score",
-        "reason",
-    ).order_by("rank")
     card = {k: _plain(v) for k, v in profile.iloc[0].to_dict().items()}
     return {
         "profile": card,
@@ -117,11 +103,38 @@ def customer_card(wh: Warehouse, customer_id: str | None = None) -> dict[str, An
                 deps.filter(deps.customer_id == customer_id).order_by("rank")
             ).to_dict("records")
         ],
-        "recommendations": [
-            {k: _plain(v) for k, v in r.items()}
-            for r in wh.execute(recs).to_dict("records")
-        ],
+        "recommendations": _ranked_products(wh, name, customer_id),
+        "discoveries": (
+            _ranked_products(wh, "discoveries", customer_id, limit=5)
+            if wh.exists("discoveries")
+            else []
+        ),
     }
+
+
+def _ranked_products(
+    wh: Warehouse, table: str, customer_id: str, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """A customer's ranked products with their catalogue fields and reasons."""
+    recs = wh.table(table)
+    products = wh.table("products")
+    recs = recs.filter(recs.customer_id == customer_id)
+    if limit is not None:
+        recs = recs.filter(recs["rank"] <= limit)
+    recs = recs.left_join(products, recs.product_id == products.product_id)
+    recs = recs.select(
+        "rank",
+        recs.product_id,
+        "department",
+        "category",
+        "product_type",
+        "score",
+        "reason",
+    ).order_by("rank")
+    return [
+        {k: _plain(v) for k, v in r.items()}
+        for r in wh.execute(recs).to_dict("records")
+    ]
 
 
 def quickstart(

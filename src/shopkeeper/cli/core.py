@@ -308,20 +308,26 @@ def _print_quickstart(report: Any) -> None:
             f"{d['department']} ({d['share']:.0%})" for d in card["departments"]
         )
     )
-    out.print(
-        table(
-            "Recommended for the next trip",
-            ["#", "product", "department", "type", "why"],
-            [
+    for title, key in (
+        ("Recommended for the next trip", "recommendations"),
+        ("New for you (never bought, likely to try)", "discoveries"),
+    ):
+        if not card.get(key):
+            continue
+        out.print(
+            table(
+                title,
+                ["#", "product", "department", "type", "why"],
                 [
-                    r["rank"],
-                    r["product_id"],
-                    r["department"],
-                    r["product_type"],
-                    r["reason"],
-                ]
-                for r in card["recommendations"]
-            ],
+                    [
+                        r["rank"],
+                        r["product_id"],
+                        r["department"],
+                        r["product_type"],
+                        r["reason"],
+                    ]
+                    for r in card[key]
+                ],
+            )
         )
-    )
     out.print(f"[green]Done in {report.seconds:.1f}s[/green] ({report.warehouse})")
