@@ -6,20 +6,19 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 from shopkeeper.cli import app
 from shopkeeper.profiles.customer360 import customer_view
-from shopkeeper.recommend.context import Context, load_context
+from shopkeeper.recommend.context import Context
 from shopkeeper.recommend.discover import (
     DiscoverParams,
     Discovery,
     discovery_candidates,
 )
 from shopkeeper.recommend.evaluate import mix
-from shopkeeper.recommend.features import SignalCache, main_store, signals
+from shopkeeper.recommend.features import SignalCache, context_for, signals
 from shopkeeper.recommend.history import Phase, load_baskets
 from shopkeeper.recommend.tifuknn import TifuParams
 from shopkeeper.warehouse import Warehouse, connect
@@ -92,11 +91,7 @@ def discovered(built_path: Path) -> tuple[Phase, np.ndarray]:
     try:
         baskets = load_baskets(wh)
         valid, test = baskets.phase("valid"), baskets.phase("test")
-        store_weeks = pd.concat(
-            pd.DataFrame({"store": main_store(p), "week": baskets.week[p.target]})
-            for p in (valid, test)
-        ).drop_duplicates()
-        ctx = load_context(wh, baskets, store_weeks)
+        ctx = context_for(wh, baskets, valid, test, baskets.phase("earlier"))
     finally:
         wh.close()
     model = Discovery(ctx, TIFU, cache=SignalCache(TIFU, 1.0))

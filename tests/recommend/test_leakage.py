@@ -9,7 +9,7 @@ import pandas as pd
 
 from shopkeeper.recommend.context import load_context
 from shopkeeper.recommend.discover import DiscoverParams, discovery_candidates
-from shopkeeper.recommend.features import features, main_store, signals
+from shopkeeper.recommend.features import context_for, features, signals
 from shopkeeper.recommend.history import Baskets, Phase, load_baskets
 from shopkeeper.recommend.ranker import RankerParams, scored_candidates
 from shopkeeper.recommend.tifuknn import TifuParams
@@ -31,10 +31,7 @@ def _shuffled_future(baskets: Baskets, since: np.ndarray) -> Baskets:
 def test_shuffling_the_future_leaves_features_unchanged(built: Warehouse) -> None:
     baskets = load_baskets(built)
     valid = baskets.phase("valid")
-    store_weeks = pd.DataFrame(
-        {"store": main_store(valid), "week": baskets.week[valid.target]}
-    )
-    ctx = load_context(built, baskets, store_weeks)
+    ctx = context_for(built, baskets, valid)
     users, items, x = scored_candidates(valid, TIFU, ctx, RankerParams())
     # Validation and test baskets are the future of the validation phase.
     changed = _shuffled_future(baskets, valid.target)
@@ -63,10 +60,7 @@ def test_test_phase_features_see_the_validation_basket(built: Warehouse) -> None
 def test_discovery_candidates_ignore_the_future(built: Warehouse) -> None:
     baskets = load_baskets(built)
     valid = baskets.phase("valid")
-    store_weeks = pd.DataFrame(
-        {"store": main_store(valid), "week": baskets.week[valid.target]}
-    )
-    ctx = load_context(built, baskets, store_weeks)
+    ctx = context_for(built, baskets, valid)
 
     def pairs(phase: Phase) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         sig = signals(phase, TIFU, 1.0)

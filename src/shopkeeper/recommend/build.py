@@ -25,13 +25,12 @@ from shopkeeper.model.recommend import (
 )
 from shopkeeper.profiles import default_as_of, purchase_lines
 from shopkeeper.recommend.complements import CoPurchase
-from shopkeeper.recommend.context import load_context
 from shopkeeper.recommend.discover import Discovery
 from shopkeeper.recommend.features import (
     FEATURES,
     SignalCache,
+    context_for,
     last_baskets,
-    main_store,
 )
 from shopkeeper.recommend.history import Baskets, Phase, load_baskets
 from shopkeeper.recommend.personal_top import personal_top
@@ -94,18 +93,15 @@ def recommend(wh: Warehouse, as_of: dt.date, k: int) -> Recommended:
     """Every customer's top ``k`` and ``k`` discoveries with reasons; complements."""
     baskets = load_baskets(wh, as_of=as_of, min_baskets=1, max_baskets=10**9)
     train, serve = _phases(baskets, as_of)
-    store_weeks = pd.concat(
-        pd.DataFrame({"store": main_store(p), "week": p.target_week()})
-        for p in (train, serve)
-    ).drop_duplicates()
-    ctx = load_context(wh, baskets, store_weeks)
+    earlier = baskets.shifted(1)
+    ctx = context_for(wh, baskets, train, earlier, serve)
     names = _labels(wh, baskets)
     cache = SignalCache(TIFU, RankerParams().smoothing)
     ranker = Ranker(ctx, TIFU, cache=cache)
-    ranker.fit(train, baskets.shifted(1))
+    ranker.fit(train, earlier)
     got = ranker.scores(serve)
     discovery = Discovery(ctx, TIFU, cache=cache)
-    discovery.fit(train, baskets.shifted(1))
+    discovery.fit(train, earlier)
     new = discovery.scores(serve)
     return Recommended(
         recommendations=_top_with_reasons(got, serve, names, k),

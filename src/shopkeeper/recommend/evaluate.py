@@ -16,7 +16,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 
 from shopkeeper.errors import InvalidInput
@@ -28,9 +27,9 @@ from shopkeeper.recommend.complements import (
     hidden_item_cases,
     hit_rate,
 )
-from shopkeeper.recommend.context import Context, load_context
+from shopkeeper.recommend.context import Context
 from shopkeeper.recommend.discover import Discovery
-from shopkeeper.recommend.features import SignalCache, main_store
+from shopkeeper.recommend.features import SignalCache, context_for
 from shopkeeper.recommend.history import Baskets, Phase, load_baskets
 from shopkeeper.recommend.metrics import (
     basket_metrics,
@@ -111,12 +110,9 @@ def evaluate(
 ) -> Evaluation:
     """Run the protocol on the warehouse's orders (any retailer's)."""
     baskets = load_baskets(wh)
-    valid, test = baskets.phase("valid"), baskets.phase("test")
-    store_weeks = pd.concat(
-        pd.DataFrame({"store": main_store(p), "week": baskets.week[p.target]})
-        for p in (valid, test)
-    ).drop_duplicates()
-    ctx = load_context(wh, baskets, store_weeks)
+    # Shopkeeper's models train on the validation and earlier baskets.
+    phases = (baskets.phase(name) for name in ("valid", "test", "earlier"))
+    ctx = context_for(wh, baskets, *phases)
     return evaluate_baskets(
         baskets, ctx, methods, tifu_trials=tifu_trials, progress=progress
     )

@@ -16,15 +16,17 @@ import scipy.sparse as sp
 
 from shopkeeper.recommend.baselines import top_k_rows
 from shopkeeper.recommend.complements import CoPurchase
-from shopkeeper.recommend.context import Context
-from shopkeeper.recommend.history import Phase
+from shopkeeper.recommend.context import Context, load_context
+from shopkeeper.recommend.history import Baskets, Phase
 from shopkeeper.recommend.tifuknn import TifuParams, history_vectors, neighbour_mean
+from shopkeeper.warehouse import Warehouse
 
 __all__ = [
     "FEATURES",
     "SignalCache",
     "Signals",
     "candidates",
+    "context_for",
     "features",
     "last_baskets",
     "main_store",
@@ -155,6 +157,18 @@ def main_store(phase: Phase) -> np.ndarray:
     visits = visits.sort_values(["user", "size", "max"], ascending=[True, False, False])
     best = visits.drop_duplicates("user").set_index("user").store
     return best.reindex(np.arange(phase.n_users)).fillna("").to_numpy(object)
+
+
+def context_for(wh: Warehouse, baskets: Baskets, *phases: Phase) -> Context:
+    """The promotions and coupons of the trips the phases predict.
+
+    Every phase a model trains or scores on must be listed: a trip whose
+    store-week is missing would read as "nothing on promotion".
+    """
+    store_weeks = pd.concat(
+        pd.DataFrame({"store": main_store(p), "week": p.target_week()}) for p in phases
+    ).drop_duplicates()
+    return load_context(wh, baskets, store_weeks)
 
 
 def features(
