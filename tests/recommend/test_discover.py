@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from shopkeeper.cli import app
+from shopkeeper.errors import ConfigError
 from shopkeeper.profiles.customer360 import customer_view
 from shopkeeper.recommend.context import Context
 from shopkeeper.recommend.discover import (
@@ -130,3 +131,10 @@ def test_the_profile_command_prints_new_for_you(
     assert result.exit_code == 0, result.output
     assert "New for you" in result.output
     assert row.product_id in result.output
+
+
+def test_a_cache_of_other_settings_is_refused() -> None:
+    baskets = history(TRIPS)
+    other = SignalCache(TifuParams(groups=1), 1.0)
+    with pytest.raises(ConfigError, match="signal cache"):
+        Discovery(Context.empty(baskets), TIFU, cache=other)

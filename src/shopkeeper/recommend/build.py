@@ -34,7 +34,7 @@ from shopkeeper.recommend.features import (
 )
 from shopkeeper.recommend.history import Baskets, Phase, load_baskets
 from shopkeeper.recommend.personal_top import personal_top
-from shopkeeper.recommend.ranker import Ranker, RankerParams, Scored
+from shopkeeper.recommend.ranker import Ranker, RankerParams, Scored, top_rows
 from shopkeeper.recommend.tifuknn import TifuParams
 from shopkeeper.warehouse import BuildContext, Stage, Warehouse
 
@@ -113,13 +113,9 @@ def recommend(wh: Warehouse, as_of: dt.date, k: int) -> Recommended:
 def _top_with_reasons(got: Scored, serve: Phase, names: np.ndarray, k: int) -> pa.Table:
     """Each customer's ``k`` best scored candidates, with a reason for each."""
     assert got.score is not None
-    order = np.lexsort((got.items, -got.score, got.users))
-    users, items, score = got.users[order], got.items[order], got.score[order]
-    first = np.searchsorted(users, np.arange(serve.n_users))
-    pos = np.arange(len(users)) - first[users]
-    keep = pos < k
-    users, items, score, pos = users[keep], items[keep], score[keep], pos[keep]
-    x, sig = got.x[order][keep], got.signals
+    picked, pos = top_rows(got.users, got.items, got.score, serve.n_users, k)
+    users, items, score = got.users[picked], got.items[picked], got.score[picked]
+    x, sig = got.x[picked], got.signals
     need = (
         (x[:, FEATURES.index("baskets_with_item")] == 0)
         & (x[:, FEATURES.index("copurchase")] > 0)

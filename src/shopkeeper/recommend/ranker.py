@@ -38,6 +38,7 @@ __all__ = [
     "rank_rows",
     "scored_candidates",
     "target_labels",
+    "top_rows",
     "train_with_holdout",
 ]
 
@@ -120,6 +121,14 @@ class CandidateModel(ABC):
         self.tifu = tifu or TifuParams()
         self.params = params or RankerParams()
         self.threads = threads
+        if cache is not None and (cache.tifu, cache.smoothing) != (
+            self.tifu,
+            self.params.smoothing,
+        ):
+            raise ConfigError(
+                "the signal cache was made with other TIFU-KNN or smoothing "
+                "settings than the model's"
+            )
         self.cache = cache
         self.model: object | None = None
         self.rounds = self.params.max_rounds
@@ -217,17 +226,26 @@ class Ranker(CandidateModel):
         }
 
 
+def top_rows(
+    users: np.ndarray, items: np.ndarray, score: np.ndarray, n_users: int, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Indexes of each household's ``k`` best pairs (falling score, ties: lower
+    item), grouped by household, and each one's place (0 = best)."""
+    order = np.lexsort((items, -score, users))
+    ordered = users[order]
+    first = np.searchsorted(ordered, np.arange(n_users))
+    pos = np.arange(len(ordered)) - first[ordered]
+    keep = pos < k
+    return order[keep], pos[keep]
+
+
 def rank_rows(
     users: np.ndarray, items: np.ndarray, score: np.ndarray, n_users: int, k: int
 ) -> np.ndarray:
     """Households x ``k`` items by falling score (ties: lower item), -1 = none."""
-    order = np.lexsort((items, -score, users))
-    users, items = users[order], items[order]
-    first = np.searchsorted(users, np.arange(n_users))
-    pos = np.arange(len(users)) - first[users]
+    picked, pos = top_rows(users, items, score, n_users, k)
     out = np.full((n_users, k), -1, dtype=np.int64)
-    keep = pos < k
-    out[users[keep], pos[keep]] = items[keep]
+    out[users[picked], pos] = items[picked]
     return out
 
 
