@@ -11,6 +11,7 @@ from shopkeeper.offers.hillstrom import (
     compare_learners,
     hillstrom_experiment,
     load_hillstrom,
+    replicate,
     split,
 )
 
@@ -73,3 +74,29 @@ def test_comparison_on_a_subsample() -> None:
         value = c.policies.value(f"everyone: {arm}").value
         assert value == pytest.approx(test.y("visit")[test.treatment == code].mean())
     assert 0 < c.policies.value("uplift policy").value < y.max()
+
+
+def test_replicate_repeats_the_protocol_on_another_split() -> None:
+    sample = hillstrom_experiment().subset(slice(0, 9000))
+    learners = ("t_learner", "s_learner")
+    headline = replicate("visit", 0, learners, experiment=sample, folds=2)
+    again = replicate("visit", 0, learners, experiment=sample, folds=2)
+    other = replicate("visit", 3, learners, experiment=sample, folds=2)
+    assert headline == again
+    assert headline.chosen in learners and other.chosen in learners
+    assert set(headline.qini) == set(learners)
+    assert headline.qini != other.qini
+    # Split 0 is the headline split: the same scores as the full comparison.
+    c = compare_learners("visit", learners, experiment=sample, folds=2, n_boot=0)
+    assert headline.chosen == c.chosen
+    for name in learners:
+        assert headline.qini[name] == pytest.approx(c.evaluation.score(name).value)
+    # Every arm's "everyone" policy is that arm's mean on the other split's test half.
+    _, test = split(sample, salt=3)
+    for code, arm in enumerate(ARMS):
+        assert other.policy[f"everyone: {arm}"] == pytest.approx(
+            test.y("visit")[test.treatment == code].mean()
+        )
+    assert (
+        other.policy["uplift policy"] == other.policy[f"uplift policy: {other.chosen}"]
+    )
