@@ -11,6 +11,7 @@ from shopkeeper.offers.hillstrom import (
     compare_learners,
     hillstrom_experiment,
     load_hillstrom,
+    one_standard_error_choice,
     replicate,
     split,
 )
@@ -60,7 +61,10 @@ def test_comparison_on_a_subsample() -> None:
         "visit", ("t_learner", "s_learner"), experiment=sample, folds=2, n_boot=20
     )
     assert c.chosen in ("t_learner", "s_learner")
-    assert c.chosen == max(c.validation, key=lambda n: c.validation[n])
+    assert c.chosen == one_standard_error_choice(c.validation_folds, "t_learner")
+    assert c.validation == {
+        n: pytest.approx(np.mean(v)) for n, v in c.validation_folds.items()
+    }
     assert c.evaluation.offers == ARMS[1:]
     assert set(c.validation_policy) == {
         "t_learner",
@@ -100,3 +104,16 @@ def test_replicate_repeats_the_protocol_on_another_split() -> None:
     assert (
         other.policy["uplift policy"] == other.policy[f"uplift policy: {other.chosen}"]
     )
+
+
+def test_the_default_learner_stays_unless_another_clearly_leads_it() -> None:
+    # A steady lead of 0.1 on every fold: the standard error is 0, so it wins.
+    steady = {"t_learner": [0.1, 0.1, 0.1], "x_learner": [0.2, 0.2, 0.2]}
+    assert one_standard_error_choice(steady, "t_learner") == "x_learner"
+    # Leads of +0.2, -0.1, +0.05: mean 0.05 < one standard error 0.15 / sqrt(3).
+    lucky = {"t_learner": [0.1, 0.2, 0.3], "x_learner": [0.3, 0.1, 0.35]}
+    assert one_standard_error_choice(lucky, "t_learner") == "t_learner"
+    # Without the default among the candidates: the best mean.
+    assert one_standard_error_choice(lucky, "s_learner") == "x_learner"
+    # The default leading needs no test at all.
+    assert one_standard_error_choice(lucky, "x_learner") == "x_learner"
