@@ -10,14 +10,14 @@ only (the default T-learner unless another leads it by more than a standard
 error over the folds), fit every learner on the training half, and print on
 the test half the Qini coefficient and AUUC (mean over the two e-mails, each
 against no e-mail) with 95 % bootstrap intervals, plus the chosen learner's
-paired difference to each other learner. Then the policy values (IPS on the randomized test half):
-"send each customer the e-mail with the highest predicted uplift, or none"
-against sending everyone the same arm, and the plan of the budgeted allocator
-on the same predictions. Last, the whole protocol repeated on R hashed
-splits (the headline one and R - 1 others; point figures only): each
-learner's mean test Qini, how often the choice made on the training half
-tops the test half, and each policy's mean value, because one split of 578
-buyers cannot tell these learners apart. Writes
+paired difference to each other learner. Then the policy values (IPS on the
+randomized test half): "send each customer the e-mail with the highest
+predicted uplift, or none" against sending everyone the same arm, and the plan
+of the budgeted allocator on the same predictions. Last, the whole protocol
+repeated on R hashed splits (the headline one and R - 1 others; point figures
+only): each learner's mean test Qini, how often the choice made on the
+training half tops the test half, and each policy's mean value, because one
+split of 578 buyers cannot tell these learners apart. Writes
 benchmarks/results/uplift.json.
 """
 
