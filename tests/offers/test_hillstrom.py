@@ -88,6 +88,11 @@ def test_replicate_repeats_the_protocol_on_another_split() -> None:
     other = replicate("visit", 3, learners, experiment=sample, folds=2)
     assert headline == again
     assert headline.chosen in learners and other.chosen in learners
+    for rep in (headline, other):
+        assert all(len(v) == 2 for v in rep.validation_folds.values())
+        assert rep.chosen == one_standard_error_choice(
+            rep.validation_folds, "t_learner"
+        )
     assert set(headline.qini) == set(learners)
     assert headline.qini != other.qini
     # Split 0 is the headline split: the same scores as the full comparison.

@@ -437,7 +437,7 @@ class Replicate:
         salt: the split's salt (0 is the headline split).
         outcome: visit, conversion or spend.
         chosen: the learner :func:`select_learner` picked on this training half.
-        validation: learner -> Qini on each of this training half's folds.
+        validation_folds: learner -> Qini on each of this training half's folds.
         qini: learner -> test Qini coefficient (mean over offers).
         policy: policy -> test IPS value per customer: "uplift policy" (the
             chosen learner's), each learner's own as "uplift policy: NAME",
@@ -447,7 +447,7 @@ class Replicate:
     salt: int
     outcome: str
     chosen: str
-    validation: dict[str, list[float]]
+    validation_folds: dict[str, list[float]]
     qini: dict[str, float]
     policy: dict[str, float]
 
