@@ -55,6 +55,12 @@ def ci(low: float, high: float, digits: int = 4) -> str:
     return f"[{low:+.{digits}f}, {high:+.{digits}f}]"
 
 
+def table_head(header: str) -> None:
+    """A table's column names and the rule under them."""
+    print(header)
+    print("-" * len(header))
+
+
 def learner_table(c: Comparison) -> list[dict[str, object]]:
     ev = c.evaluation
     print(
@@ -67,8 +73,7 @@ def learner_table(c: Comparison) -> list[dict[str, object]]:
         f"{'AUUC':>8} {'95% CI':>20} {'Qini mens':>9} {'Qini womens':>11} "
         f"{'chosen - this (Qini)':>31}"
     )
-    print(header)
-    print("-" * len(header))
+    table_head(header)
     rows = []
     for name in ev.names:
         q, a = ev.score(name, "qini"), ev.score(name, "auuc")
@@ -122,8 +127,7 @@ def policy_table(c: Comparison) -> list[dict[str, object]]:
         f"{'policy':<26} {'cv value':>8} {'value':>8} {'95% CI':>20} "
         f"{'uplift policy - this':>31}"
     )
-    print(header)
-    print("-" * len(header))
+    table_head(header)
     rows = []
     for name in pv.names:
         v = pv.value(name)
@@ -227,8 +231,7 @@ def replicates(
         f"{'learner':<22} {'mean':>8} {'sd':>7} {'min':>8} {'max':>8} "
         f"{'chosen':>7} {'top':>5}"
     )
-    print(header)
-    print("-" * len(header))
+    table_head(header)
     rows = []
     for j, name in enumerate(learners):
         picked = sum(r.chosen == name for r in reps)
@@ -256,8 +259,7 @@ def replicates(
     value = np.array([[r.policy[n] for n in names] for r in reps])
     print(f"\n{outcome}: mean test value per customer of each policy ({splits} splits)")
     header = f"{'policy':<36} {'mean':>8} {'sd':>7} {'beats every everyone:':>22}"
-    print(header)
-    print("-" * len(header))
+    table_head(header)
     everyone = [j for j, n in enumerate(names) if n.startswith("everyone: ")]
     best_everyone = value[:, everyone].max(axis=1)
     policy_rows = []
