@@ -25,13 +25,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
 import platform
 import time
-from concurrent.futures import ProcessPoolExecutor
-from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -39,12 +37,11 @@ import pandas as pd
 from shopkeeper.offers.allocate import allocate, greedy
 from shopkeeper.offers.hillstrom import (
     Comparison,
-    Replicate,
     compare_learners,
     hillstrom_experiment,
-    replicate,
     split,
 )
+from shopkeeper.offers.hillstrom_splits import repeated_splits
 from shopkeeper.offers.policy import policy_values
 from shopkeeper.offers.uplift import DEFAULT_LEARNER, make_learner
 
@@ -209,85 +206,38 @@ def budget_plan(chosen: str, n_boot: int, seed: int) -> dict[str, object]:
     }
 
 
-def replicates(
-    outcome: str, splits: int, folds: int, workers: int
-) -> dict[str, object]:
+def replicates(outcome: str, splits: int, folds: int, workers: int) -> dict[str, Any]:
     """The protocol on ``splits`` hashed splits, summarized per learner and policy."""
-    run = partial(replicate, outcome, folds=folds)
-    # Spawned, not forked: a fork after LightGBM has started its OpenMP
-    # threads can leave the child waiting forever on a lock nobody holds.
-    spawn = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=spawn) as pool:
-        reps: list[Replicate] = list(pool.map(run, range(splits)))
-    learners = list(reps[0].qini)
-    qini = np.array([[r.qini[n] for n in learners] for r in reps])
-    chosen = np.array([r.qini[r.chosen] for r in reps])
-    top = [learners[int(i)] for i in qini.argmax(axis=1)]
+    rs = repeated_splits(outcome, splits, folds=folds, workers=workers)
     print(
         f"\n{outcome}: the protocol on {splits} hashed 50/50 splits "
         f"(split 0 is the one above); test Qini per learner"
     )
-    header = (
+    table_head(
         f"{'learner':<22} {'mean':>8} {'sd':>7} {'min':>8} {'max':>8} "
         f"{'chosen':>7} {'top':>5}"
     )
-    table_head(header)
-    rows = []
-    for j, name in enumerate(learners):
-        picked = sum(r.chosen == name for r in reps)
-        tops = sum(t == name for t in top)
+    for r in rs.learner_rows():
         print(
-            f"{name:<22} {qini[:, j].mean():>+8.4f} {qini[:, j].std(ddof=1):>7.4f} "
-            f"{qini[:, j].min():>+8.4f} {qini[:, j].max():>+8.4f} {picked:>7} {tops:>5}"
+            f"{r['learner']:<22} {r['qini_mean']:>+8.4f} {r['qini_sd']:>7.4f} "
+            f"{r['qini_min']:>+8.4f} {r['qini_max']:>+8.4f} {r['chosen_in']:>7} "
+            f"{r['top_in']:>5}"
         )
-        rows.append(
-            {
-                "learner": name,
-                "qini_mean": float(qini[:, j].mean()),
-                "qini_sd": float(qini[:, j].std(ddof=1)),
-                "chosen_in": picked,
-                "top_in": tops,
-            }
-        )
-    wins = sum(r.chosen == t for r, t in zip(reps, top, strict=True))
+    choice = rs.choice()
     print(
-        f"{'choice (each split)':<22} {chosen.mean():>+8.4f} "
-        f"{chosen.std(ddof=1):>7.4f}   the choice tops the test half in "
-        f"{wins} of {splits} splits"
+        f"{'choice (each split)':<22} {choice['qini_mean']:>+8.4f} "
+        f"{choice['qini_sd']:>7.4f}   the choice tops the test half in "
+        f"{choice['top_in']} of {splits} splits"
     )
-    names = list(reps[0].policy)
-    value = np.array([[r.policy[n] for n in names] for r in reps])
     print(f"\n{outcome}: mean test value per customer of each policy ({splits} splits)")
-    header = f"{'policy':<36} {'mean':>8} {'sd':>7} {'beats every everyone:':>22}"
-    table_head(header)
-    everyone = [j for j, n in enumerate(names) if n.startswith("everyone: ")]
-    best_everyone = value[:, everyone].max(axis=1)
-    policy_rows = []
-    for j, name in enumerate(names):
-        beats = int(np.sum(value[:, j] > best_everyone))
+    table_head(f"{'policy':<36} {'mean':>8} {'sd':>7} {'beats all send-everyone':>22}")
+    for p in rs.policy_rows():
+        beats = p["beats_every_everyone_in"]
         print(
-            f"{name:<36} {value[:, j].mean():>8.4f} {value[:, j].std(ddof=1):>7.4f} "
-            + (f"{beats:>16} of {splits}" if j not in everyone else "")
+            f"{p['policy']:<36} {p['value_mean']:>8.4f} {p['value_sd']:>7.4f} "
+            + (f"{beats:>16} of {splits}" if beats is not None else "")
         )
-        policy_rows.append(
-            {
-                "policy": name,
-                "value_mean": float(value[:, j].mean()),
-                "value_sd": float(value[:, j].std(ddof=1)),
-                "beats_every_everyone_in": None if j in everyone else beats,
-            }
-        )
-    return {
-        "splits": splits,
-        "chosen_qini_mean": float(chosen.mean()),
-        "chosen_tops_test_in": wins,
-        "learners": rows,
-        "policies": policy_rows,
-        "per_split": [
-            {"salt": r.salt, "chosen": r.chosen, "qini": r.qini, "policy": r.policy}
-            for r in reps
-        ],
-    }
+    return rs.as_dict()
 
 
 def main() -> None:

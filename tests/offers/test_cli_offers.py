@@ -134,6 +134,8 @@ def test_evaluate_uplift_on_a_sample_without_keeping_it(tmp_path: Path) -> None:
             "--sample",
             "0.05",
             "--no-save",
+            "--splits",
+            "2",
             "--json",
         ],
     )
@@ -143,8 +145,18 @@ def test_evaluate_uplift_on_a_sample_without_keeping_it(tmp_path: Path) -> None:
     # a 5% hashed sample of 64,000 rows
     assert 2_900 < data["n_test"] + data["n_train"] < 3_500
     assert not (tmp_path / "wh.duckdb").exists()
+    # The protocol again on splits 0 and 1 of the same sample: split 0 is
+    # the run above, so its Qini is the one reported there.
+    repeated = data["repeated_splits"]
+    assert [s["salt"] for s in repeated["per_split"]] == [0, 1]
+    (headline,) = data["learners"]
+    assert repeated["per_split"][0]["qini"]["t_learner"] == headline["qini"]["value"]
+    assert repeated["learners"][0]["chosen_in"] == 2
 
 
 def test_bad_outcome_is_a_clear_error() -> None:
     result = runner.invoke(app, ["offers", "evaluate-uplift", "--outcome", "revenue"])
     assert result.exit_code != 0
+    result = runner.invoke(app, ["offers", "evaluate-uplift", "--splits", "-1"])
+    assert result.exit_code != 0
+    assert "--splits must be 0 or more" in str(result.exception)

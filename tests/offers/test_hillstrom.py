@@ -12,7 +12,6 @@ from shopkeeper.offers.hillstrom import (
     hillstrom_experiment,
     load_hillstrom,
     one_standard_error_choice,
-    replicate,
     split,
 )
 
@@ -78,37 +77,6 @@ def test_comparison_on_a_subsample() -> None:
         value = c.policies.value(f"everyone: {arm}").value
         assert value == pytest.approx(test.y("visit")[test.treatment == code].mean())
     assert 0 < c.policies.value("uplift policy").value < y.max()
-
-
-def test_replicate_repeats_the_protocol_on_another_split() -> None:
-    sample = hillstrom_experiment().subset(slice(0, 9000))
-    learners = ("t_learner", "s_learner")
-    headline = replicate("visit", 0, learners, experiment=sample, folds=2)
-    again = replicate("visit", 0, learners, experiment=sample, folds=2)
-    other = replicate("visit", 3, learners, experiment=sample, folds=2)
-    assert headline == again
-    assert headline.chosen in learners and other.chosen in learners
-    for rep in (headline, other):
-        assert all(len(v) == 2 for v in rep.validation_folds.values())
-        assert rep.chosen == one_standard_error_choice(
-            rep.validation_folds, "t_learner"
-        )
-    assert set(headline.qini) == set(learners)
-    assert headline.qini != other.qini
-    # Split 0 is the headline split: the same scores as the full comparison.
-    c = compare_learners("visit", learners, experiment=sample, folds=2, n_boot=0)
-    assert headline.chosen == c.chosen
-    for name in learners:
-        assert headline.qini[name] == pytest.approx(c.evaluation.score(name).value)
-    # Every arm's "everyone" policy is that arm's mean on the other split's test half.
-    _, test = split(sample, salt=3)
-    for code, arm in enumerate(ARMS):
-        assert other.policy[f"everyone: {arm}"] == pytest.approx(
-            test.y("visit")[test.treatment == code].mean()
-        )
-    assert (
-        other.policy["uplift policy"] == other.policy[f"uplift policy: {other.chosen}"]
-    )
 
 
 def test_the_default_learner_stays_unless_another_clearly_leads_it() -> None:

@@ -29,7 +29,6 @@ __all__ = [
     "OUTCOMES",
     "Comparison",
     "Experiment",
-    "Replicate",
     "Selection",
     "compare_learners",
     "hash_unit",
@@ -37,7 +36,6 @@ __all__ = [
     "hillstrom_experiment",
     "load_hillstrom",
     "one_standard_error_choice",
-    "replicate",
     "select_learner",
     "split",
 ]
@@ -420,75 +418,4 @@ def compare_learners(
         test,
         predictions,
         selection.folds,
-    )
-
-
-@dataclass(frozen=True)
-class Replicate:
-    """One repetition of the whole protocol on another hashed split, as point figures.
-
-    A single 50/50 split of Hillstrom holds fewer than 300 test buyers, so
-    which learner tops the test Qini on it is close to a lottery. Repeating
-    the protocol (choice on the training half, scores on the test half) over
-    several splits shows how often the choice wins and what each learner and
-    policy earns on average, which one split cannot.
-
-    Attributes:
-        salt: the split's salt (0 is the headline split).
-        outcome: visit, conversion or spend.
-        chosen: the learner :func:`select_learner` picked on this training half.
-        validation_folds: learner -> Qini on each of this training half's folds.
-        qini: learner -> test Qini coefficient (mean over offers).
-        policy: policy -> test IPS value per customer: "uplift policy" (the
-            chosen learner's), each learner's own as "uplift policy: NAME",
-            and every "everyone: arm".
-    """
-
-    salt: int
-    outcome: str
-    chosen: str
-    validation_folds: dict[str, list[float]]
-    qini: dict[str, float]
-    policy: dict[str, float]
-
-
-def replicate(
-    outcome: str,
-    salt: int,
-    learners: Sequence[str] = tuple(LEARNERS),
-    *,
-    experiment: Experiment | None = None,
-    folds: int = 3,
-    base: BaseModel | None = None,
-) -> Replicate:
-    """The protocol of :func:`compare_learners` on the split hashed with ``salt``."""
-    c = compare_learners(
-        outcome,
-        learners,
-        experiment=experiment,
-        folds=folds,
-        n_boot=0,
-        base=base,
-        split_salt=salt,
-    )
-    assert c.test is not None
-    policies = {
-        f"uplift policy: {n}": best_offer_policy(p) for n, p in c.predictions.items()
-    }
-    values = policy_values(
-        c.test.y(outcome),
-        c.test.treatment,
-        policies,
-        c.test.arm_shares(),
-        n_boot=0,
-    )
-    policy = {n: float(c.policies.point[i]) for i, n in enumerate(c.policies.names)}
-    policy.update({n: float(values.point[i]) for i, n in enumerate(values.names)})
-    return Replicate(
-        salt,
-        outcome,
-        c.chosen,
-        c.validation_folds,
-        {n: c.evaluation.score(n).value for n in c.evaluation.names},
-        policy,
     )
