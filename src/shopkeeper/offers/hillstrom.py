@@ -251,10 +251,10 @@ def one_standard_error_choice(
     folds happened to be lucky (the winner's curse): on ten hashed Hillstrom
     splits (four-leaf base) the plain arg-max earned a mean test Qini of 0.021
     for spend and 0.003 for conversion, this rule 0.037 and 0.023, and always
-    taking the T-learner 0.050 and 0.051. So,
-    in the spirit of Breiman's one-standard-error rule, the best learner
-    replaces the default only when its mean lead over the default, fold by
-    fold, exceeds one standard error of those paired differences.
+    taking the T-learner 0.050 and 0.051. So, in the spirit of Breiman's
+    one-standard-error rule, the best learner replaces the default only when
+    its mean lead over the default, fold by fold, exceeds one standard error
+    of those paired differences.
     """
     mean = {name: float(np.mean(v)) for name, v in folds.items()}
     best = max(mean, key=lambda name: mean[name])
