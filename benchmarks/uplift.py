@@ -247,7 +247,7 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=3)
     parser.add_argument("--outcomes", default="visit,conversion,spend")
     parser.add_argument(
-        "--splits", type=int, default=10, help="repeat on R splits (0: skip)"
+        "--splits", type=int, default=10, help="repeat on R splits (below 2: skip)"
     )
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
