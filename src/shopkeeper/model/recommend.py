@@ -6,31 +6,15 @@ from shopkeeper.model.schema import TableSpec
 
 __all__ = ["COMPLEMENTS", "DISCOVERIES", "RECOMMENDATIONS", "RECOMMEND_PERSONAL_TOP"]
 
-RECOMMEND_PERSONAL_TOP = TableSpec(
-    name="recommend_personal_top",
-    doc=(
-        "The personal top-frequency baseline (P-TopFreq): each customer's products "
-        "ranked by how many of their baskets held them, with a plain reason."
-    ),
-    columns={
-        "customer_id": "string",
-        "rank": "int32",
-        "product_id": "string",
-        "baskets_with_product": "int64",
-        "baskets": "int64",
-        "last_bought_at": "timestamp",
-        "score": "float64",
-        "reason": "string",
-    },
-    key=("customer_id", "rank"),
-    required=("product_id", "score", "reason"),
-    subject="customer_id",
-    stage="recommend",
-)
 
+def _ranked_products(
+    name: str, doc: str, extra: dict[str, str] | None = None
+) -> TableSpec:
+    """Each customer's ranked products with a score and a reason.
 
-def _ranked_products(name: str, doc: str) -> TableSpec:
-    """Each customer's ranked products with a score and a reason."""
+    ``extra`` columns (a method's own evidence) sit between the product and
+    its score.
+    """
     return TableSpec(
         name=name,
         doc=doc,
@@ -38,6 +22,7 @@ def _ranked_products(name: str, doc: str) -> TableSpec:
             "customer_id": "string",
             "rank": "int32",
             "product_id": "string",
+            **(extra or {}),
             "score": "float64",
             "reason": "string",
         },
@@ -46,6 +31,20 @@ def _ranked_products(name: str, doc: str) -> TableSpec:
         subject="customer_id",
         stage="recommend",
     )
+
+
+RECOMMEND_PERSONAL_TOP = _ranked_products(
+    "recommend_personal_top",
+    (
+        "The personal top-frequency baseline (P-TopFreq): each customer's products "
+        "ranked by how many of their baskets held them, with a plain reason."
+    ),
+    {
+        "baskets_with_product": "int64",
+        "baskets": "int64",
+        "last_bought_at": "timestamp",
+    },
+)
 
 
 RECOMMENDATIONS = _ranked_products(
