@@ -12,8 +12,10 @@ the test half the Qini coefficient and AUUC (mean over the two e-mails, each
 against no e-mail) with 95 % bootstrap intervals, plus the chosen learner's
 paired difference to each other learner. Then the policy values (IPS on the
 randomized test half): "send each customer the e-mail with the highest
-predicted uplift, or none" against sending everyone the same arm, and the plan
-of the budgeted allocator on the same predictions. Last, the whole protocol
+predicted uplift, or none" against sending everyone the same arm, and the
+segments where another arm comes closest to the best one, on each half and
+on all rows (a targeted policy can only gain there). Then the plan of the
+budgeted allocator on the same predictions. Last, the whole protocol
 repeated on R hashed splits (the headline one and R - 1 others; point figures
 only): each learner's mean test Qini, how often the choice made on the
 training half tops the test half, and each policy's mean value, because one
@@ -41,6 +43,7 @@ from shopkeeper.offers.hillstrom import (
     hillstrom_experiment,
     split,
 )
+from shopkeeper.offers.hillstrom_headroom import segment_gaps
 from shopkeeper.offers.hillstrom_splits import repeated_splits
 from shopkeeper.offers.policy import policy_values
 from shopkeeper.offers.uplift import DEFAULT_LEARNER, make_learner
@@ -143,6 +146,28 @@ def policy_table(c: Comparison) -> list[dict[str, object]]:
             }
         )
     return rows
+
+
+def closest_segments(outcome: str, top: int = 3) -> list[dict[str, object]]:
+    """The segments where another arm comes closest to the best one, per half."""
+    gaps = segment_gaps(hillstrom_experiment(), outcome)
+    print(
+        f"\n{outcome}: where another arm comes closest to the best (rival - best "
+        f"per customer in the segment, +- one standard error; gain = share x all)"
+    )
+    table_head(
+        f"{'segment':<22} {'share':>5} {'rival':<14} {'train half':>18} "
+        f"{'test half':>18} {'all rows':>18} {'gain':>8}"
+    )
+    for g in gaps[:top]:
+        print(
+            f"{g.segment:<22} {g.share:>5.2f} {g.rival:<14} "
+            + " ".join(
+                f"{x.value:>+9.4f} +-{x.stderr:>6.4f}" for x in (g.train, g.test, g.all)
+            )
+            + f" {g.gain:>+8.4f}"
+        )
+    return [g.as_dict() for g in gaps]
 
 
 def budget_plan(chosen: str, n_boot: int, seed: int) -> dict[str, object]:
@@ -262,6 +287,7 @@ def main() -> None:
             "chosen": c.chosen,
             "learners": learner_table(c),
             "policies": policy_table(c),
+            "closest_segments": closest_segments(outcome),
         }
         if outcome == "spend":
             spend_choice = c.chosen

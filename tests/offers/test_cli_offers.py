@@ -102,6 +102,10 @@ def test_evaluate_uplift_prints_learners_and_policies_and_keeps_the_run(
     # Everyone-Mens is the Mens arm's visit rate on the test half (about 0.18).
     assert 0.17 < by_policy["everyone: Mens E-Mail"] < 0.19
     assert data["n_test"] + data["n_train"] == 64_000
+    # Visits: the e-mails are closest among customers without men's purchases.
+    closest = data["closest_segments"][0]
+    assert (closest["segment"], closest["rival"]) == ("mens = 0", "Womens E-Mail")
+    assert closest["all"]["value"] < closest["all"]["stderr"]
     with connect(url, read_only=True) as wh:
         runs = wh.execute(wh.table("offers_uplift_runs"))
         assert set(runs.run_id) == {data["run_id"]}
@@ -152,6 +156,29 @@ def test_evaluate_uplift_on_a_sample_without_keeping_it(tmp_path: Path) -> None:
     (headline,) = data["learners"]
     assert repeated["per_split"][0]["qini"]["t_learner"] == headline["qini"]["value"]
     assert repeated["learners"][0]["chosen_in"] == 2
+
+
+def test_evaluate_uplift_prints_where_the_arms_are_closest() -> None:
+    result = runner.invoke(
+        app,
+        [
+            "offers",
+            "evaluate-uplift",
+            "--learners",
+            "t_learner",
+            "--n-boot",
+            "5",
+            "--folds",
+            "2",
+            "--sample",
+            "0.05",
+            "--no-save",
+        ],
+        terminal_width=200,
+    )
+    assert result.exit_code == 0, result.output
+    assert "spend: where another arm comes closest to the best one" in result.output
+    assert "train half" in result.output and "all rows" in result.output
 
 
 def test_bad_outcome_is_a_clear_error() -> None:

@@ -58,7 +58,12 @@ def evaluate_uplift_cmd(
     repeats the protocol on other hashed splits to show what holds on average.
     """
     from shopkeeper.errors import InvalidInput
-    from shopkeeper.offers.hillstrom import OUTCOMES
+    from shopkeeper.offers.hillstrom import (
+        OUTCOMES,
+        hashed_sample,
+        hillstrom_experiment,
+    )
+    from shopkeeper.offers.hillstrom_headroom import segment_gaps
     from shopkeeper.offers.uplift_runs import evaluate_hillstrom, record_comparison
 
     if outcome not in OUTCOMES:
@@ -95,6 +100,10 @@ def evaluate_uplift_cmd(
             }
         )
     policies = [{"policy": n, **pv.value(n).as_dict()} for n in pv.names]
+    closest = [
+        g.as_dict()
+        for g in segment_gaps(hashed_sample(hillstrom_experiment(), sample), outcome)
+    ]
     repeated = _repeated(outcome, names, sample, folds, splits, not as_json)
     if as_json:
         emit_json(
@@ -107,6 +116,7 @@ def evaluate_uplift_cmd(
                 "n_test": c.n_test,
                 "learners": rows,
                 "policies": policies,
+                "closest_segments": closest,
                 "repeated_splits": repeated.as_dict() if repeated else None,
             }
         )
@@ -138,10 +148,37 @@ def evaluate_uplift_cmd(
             [[p["policy"], span(p)] for p in policies],
         )
     )
+    _print_closest(outcome, closest[:3])
     if repeated is not None:
         _print_repeated(repeated)
     if run_id is not None:
         out.print(f"Kept as run {run_id}: the dashboard's /ui/uplift shows it.")
+
+
+def _print_closest(outcome: str, gaps: list[dict[str, Any]]) -> None:
+    """The segments where a targeted policy could gain, if anywhere."""
+
+    def gap(d: dict[str, float]) -> str:
+        return f"{d['value']:+.4f} ± {d['stderr']:.4f}"
+
+    out.print(
+        table(
+            f"{outcome}: where another arm comes closest to the best one "
+            f"(rival - best per customer in the segment)",
+            ["segment", "share", "rival", "train half", "test half", "all rows"],
+            [
+                [
+                    g["segment"],
+                    f"{g['share']:.2f}",
+                    g["rival"],
+                    gap(g["train"]),
+                    gap(g["test"]),
+                    gap(g["all"]),
+                ]
+                for g in gaps
+            ],
+        )
+    )
 
 
 def _repeated(
