@@ -117,7 +117,7 @@ def segment_gaps(
     if not 0 < min_share < 1:
         raise InvalidInput(f"min_share must lie in (0, 1), not {min_share}")
     y = experiment.y(outcome)
-    train, test = split(experiment, test_share, salt=split_salt)
+    train, _ = split(experiment, test_share, salt=split_salt)
     means = [
         train.y(outcome)[train.treatment == a].mean() for a in range(len(train.arms))
     ]
