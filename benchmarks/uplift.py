@@ -145,6 +145,11 @@ def policy_table(c: Comparison) -> list[dict[str, object]]:
                 "uplift_policy_minus_this": d.as_dict() if d else None,
             }
         )
+    everyone = [n for n in pv.names if n.startswith("everyone: ")]
+    best = max(everyone, key=lambda n: pv.value(n).value)
+    lead = pv.value("uplift policy").value - pv.value(best).value
+    verdict = "beats" if lead > 1e-12 else "ties" if lead > -1e-12 else "trails"
+    print(f"the uplift policy {verdict} the best send-everyone policy ({best})")
     return rows
 
 
