@@ -129,11 +129,14 @@ class Discovery(CandidateModel):
 
     ``sources`` sets how many candidates each source gives; the LightGBM
     settings come from ``params``, like the ranker's, with twice the minimum
-    leaf size (positives are rarer among never-bought items).
+    leaf size (positives are rarer among never-bought items). Where the
+    held-out households show the model ranking no better than the shop's
+    best sellers (a small shop), it scores by best sellers instead.
     """
 
     name = "Shopkeeper discover"
     ranking = False
+    fallback_feature = "item_popularity"
 
     def __init__(
         self,

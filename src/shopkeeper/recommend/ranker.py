@@ -31,9 +31,11 @@ from shopkeeper.recommend.tifuknn import TifuParams
 
 __all__ = [
     "CandidateModel",
+    "FallbackCheck",
     "Ranker",
     "RankerParams",
     "Scored",
+    "fallback_check",
     "lightgbm_module",
     "rank_rows",
     "scored_candidates",
@@ -83,6 +85,40 @@ class Scored:
     score: np.ndarray | None = None
 
 
+@dataclass(frozen=True)
+class FallbackCheck:
+    """The model against one feature alone, on the held-out households' candidates.
+
+    A model learned from a few dozen households can rank worse than the
+    plainest signal (a shop's best sellers); scoring by that signal then
+    serves customers better than the model does.
+    """
+
+    feature: str
+    model_auc: float
+    feature_auc: float
+
+    @property
+    def use_feature(self) -> bool:
+        """True when the feature alone ranks the held-out pairs at least as well."""
+        return self.feature_auc >= self.model_auc
+
+
+def fallback_check(
+    feature: str, y: np.ndarray, model_score: np.ndarray, feature_value: np.ndarray
+) -> FallbackCheck | None:
+    """ROC AUC of the model's and the feature's scores; None without both labels."""
+    from sklearn.metrics import roc_auc_score
+
+    if len(np.unique(y)) < 2:
+        return None
+    return FallbackCheck(
+        feature,
+        float(roc_auc_score(y, model_score)),
+        float(roc_auc_score(y, feature_value)),
+    )
+
+
 def scored_candidates(
     phase: Phase,
     tifu: TifuParams,
@@ -107,6 +143,10 @@ class CandidateModel(ABC):
     name: ClassVar[str]
     ranking: ClassVar[bool]
     """True for a ranking objective (candidates grouped by household)."""
+    fallback_feature: ClassVar[str | None] = None
+    """A feature that scores instead of the model when, on the held-out
+    households, it alone ranks their candidates at least as well (see
+    :class:`FallbackCheck`); None: always the model."""
 
     def __init__(
         self,
@@ -132,6 +172,7 @@ class CandidateModel(ABC):
         self.cache = cache
         self.model: object | None = None
         self.rounds = self.params.max_rounds
+        self.check: FallbackCheck | None = None
 
     @abstractmethod
     def pairs(self, phase: Phase, sig: Signals) -> tuple[np.ndarray, np.ndarray]:
@@ -171,15 +212,24 @@ class CandidateModel(ABC):
                 )
             )
         users = np.concatenate([p[0] for p in parts])
-        self.model, self.rounds = train_with_holdout(
+        x = np.concatenate([p[2] for p in parts])
+        y = np.concatenate([p[3] for p in parts])
+        held = users % 5 == 0
+        self.model, self.rounds, held_score = train_with_holdout(
             lightgbm_module(),
             self._config(),
-            np.concatenate([p[2] for p in parts]),
-            np.concatenate([p[3] for p in parts]),
-            users % 5 == 0,
+            x,
+            y,
+            held,
             max_rounds=self.params.max_rounds,
             groups=np.concatenate([p[1] for p in parts]) if self.ranking else None,
         )
+        self.check = None
+        if self.fallback_feature is not None and held_score is not None:
+            column = FEATURES.index(self.fallback_feature)
+            self.check = fallback_check(
+                self.fallback_feature, y[held], held_score, x[held, column]
+            )
 
     def tune(self, valid: Phase) -> int:
         """Train on the validation baskets and the ones before them."""
@@ -191,6 +241,9 @@ class CandidateModel(ABC):
         if self.model is None:
             raise ConfigError(f"{self.name} must be fitted before it scores")
         got = self.candidates(phase)
+        if self.check is not None and self.check.use_feature:
+            column = FEATURES.index(self.check.feature)
+            return replace(got, score=got.x[:, column].astype(np.float64))
         score = self.model.predict(got.x, num_threads=self.threads)  # type: ignore[attr-defined]
         return replace(got, score=np.asarray(score))
 
@@ -258,11 +311,13 @@ def train_with_holdout(
     *,
     max_rounds: int,
     groups: np.ndarray | None,
-) -> tuple[object, int]:
+) -> tuple[object, int, np.ndarray | None]:
     """Pick the rounds by early stopping on ``held`` rows, then refit on all.
 
     ``groups`` gives each row's query for ranking objectives (rows of a query
-    are contiguous); None for classifiers.
+    are contiguous); None for classifiers. Also returns the early-stopped
+    model's scores of the ``held`` rows (None when too few rows to hold out),
+    the only scores not fitted to the rows they score.
     """
 
     def data(mask: np.ndarray) -> object:
@@ -272,7 +327,7 @@ def train_with_holdout(
             group = counts[counts > 0]
         return lgb.Dataset(x[mask], y[mask], group=group, feature_name=list(FEATURES))
 
-    rounds = 50
+    rounds, held_score = 50, None
     if y[held].any() and y[~held].any():
         probe = lgb.train(
             config,
@@ -282,5 +337,8 @@ def train_with_holdout(
             callbacks=[lgb.early_stopping(30, verbose=False)],
         )
         rounds = max(int(probe.best_iteration), 20)
+        held_score = np.asarray(
+            probe.predict(x[held], num_iteration=probe.best_iteration)
+        )
     # Else too little data to hold any out (a tiny shop): a fixed, small model.
-    return lgb.train(config, data(np.ones_like(held)), rounds), rounds
+    return lgb.train(config, data(np.ones_like(held)), rounds), rounds, held_score
