@@ -87,6 +87,14 @@ def test_evaluate_recommend_on_an_orders_csv(orders_csv: Path, tmp_path: Path) -
     assert table.exit_code == 0, table.output
     assert "38 households" not in table.stdout or "Next basket" in table.stdout
     assert f"Next basket: {run['households']} households" in table.stdout
+    # All seven figures on the method's own line at 80 columns (the runner's
+    # width), none wrapped onto the next.
+    figures, seconds = [
+        x for x in table.stdout.splitlines() if x.startswith("P-TopFreq")
+    ]
+    assert len(figures) <= 80 and len(figures.split()) == 1 + 7
+    assert len(seconds.split()) == 1 + 2
+    assert "Seconds per method" in table.stdout
 
 
 def test_an_unknown_method_fails_cleanly(orders_csv: Path, tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -89,8 +90,23 @@ def emit_json(data: Any) -> None:
     out.print_json(json.dumps(data, default=str))
 
 
-def table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
-    table = Table(title=title, title_justify="left")
+def table(
+    title: str, columns: list[str], rows: list[list[Any]], *, compact: bool = False
+) -> Table:
+    """A Rich table; ``compact`` drops the column rules and outer padding, so
+    a wide table of short numbers still fits an 80-column terminal."""
+    table = (
+        Table(
+            title=title,
+            title_justify="left",
+            box=box.SIMPLE_HEAD,
+            show_edge=False,
+            pad_edge=False,
+            collapse_padding=True,
+        )
+        if compact
+        else Table(title=title, title_justify="left")
+    )
     for index, column in enumerate(columns):
         # The first column names the row; never wrap it.
         table.add_column(column, overflow="fold", no_wrap=index == 0)

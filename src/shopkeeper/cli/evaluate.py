@@ -74,17 +74,27 @@ def recommend_cmd(
 def print_evaluation(run: Any) -> None:
     """The methods as one table (R = Recall, N = NDCG, rep/exp = repeat and
     explore items), then the complements hit rates."""
-    rows = [
-        [r.method, *[round(r.metrics.get(c, 0.0), 4) for c in COLUMNS]]
-        + [round(r.tune_seconds, 1), round(r.train_score_seconds, 1)]
-        for r in run.results
-    ]
     out.print(
         table(
             f"Next basket: {run.households:,} households, {run.items:,} items, "
             f"{run.baskets:,} baskets",
-            ["method", *SHORT, "tune s", "run s"],
-            [[r[0], *[f"{v:.4f}" for v in r[1:8]], *r[8:]] for r in rows],
+            ["method", *SHORT],
+            [
+                [r.method, *[f"{r.metrics.get(c, 0.0):.4f}" for c in COLUMNS]]
+                for r in run.results
+            ],
+            compact=True,
+        )
+    )
+    out.print(
+        table(
+            "Seconds per method",
+            ["method", "tune", "train and score"],
+            [
+                [r.method, f"{r.tune_seconds:.1f}", f"{r.train_score_seconds:.1f}"]
+                for r in run.results
+            ],
+            compact=True,
         )
     )
     for lead in run.leads:
