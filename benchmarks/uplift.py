@@ -12,7 +12,9 @@ the test half the Qini coefficient and AUUC (mean over the two e-mails, each
 against no e-mail) with 95 % bootstrap intervals, plus the chosen learner's
 paired difference to each other learner. Then the policy values (IPS on the
 randomized test half): "send each customer the e-mail with the highest
-predicted uplift, or none" against sending everyone the same arm, and the
+predicted uplift, or none" against sending everyone the same arm and
+against the guarded policy (the uplift policy only where the training folds
+show it clearly ahead of the best arm for everyone), and the
 segments where another arm comes closest to the best one, on each half and
 on all rows (a targeted policy can only gain there). Then the plan of the
 budgeted allocator on the same predictions. Last, the whole protocol

@@ -8,6 +8,8 @@ import pytest
 from shopkeeper.errors import InvalidInput
 from shopkeeper.offers.hillstrom import (
     ARMS,
+    GUARDED,
+    Selection,
     compare_learners,
     hillstrom_experiment,
     load_hillstrom,
@@ -69,7 +71,23 @@ def test_comparison_on_a_subsample() -> None:
         "t_learner",
         "s_learner",
         *(f"everyone: {arm}" for arm in ARMS),
+        GUARDED,
     }
+    # The guarded policy is one of the two it chooses between, on the test
+    # split too.
+    guarded = c.policies.value(GUARDED).value
+    everyone = max(
+        (n for n in c.validation_policy if n.startswith("everyone: ")),
+        key=lambda n: c.validation_policy[n],
+    )
+    assert guarded in (
+        c.policies.value("uplift policy").value,
+        c.policies.value(everyone).value,
+    )
+    assert c.validation_policy[GUARDED] in (
+        c.validation_policy[c.chosen],
+        c.validation_policy[everyone],
+    )
     # Sending everyone arm a is valued at arm a's test mean, exactly.
     y = sample.y("visit")
     _, test = split(sample)
@@ -77,6 +95,18 @@ def test_comparison_on_a_subsample() -> None:
         value = c.policies.value(f"everyone: {arm}").value
         assert value == pytest.approx(test.y("visit")[test.treatment == code].mean())
     assert 0 < c.policies.value("uplift policy").value < y.max()
+
+
+def test_the_guarded_policy_targets_only_on_a_clear_lead() -> None:
+    everyone = {"everyone: A": [1.0, 1.2, 1.1], "everyone: B": [0.9, 0.8, 1.0]}
+    # Leads of +0.1 on every fold over the best arm A: no doubt, target.
+    steady = Selection("t", {"t": [0.0] * 3}, {"t": [1.1, 1.3, 1.2], **everyone})
+    assert steady.best_everyone == "everyone: A"
+    assert steady.targets
+    assert steady.policy["t"] == pytest.approx(1.2)
+    # Leads of +0.3, -0.1, 0.0: mean 0.067 < one standard error 0.12.
+    noisy = Selection("t", {"t": [0.0] * 3}, {"t": [1.3, 1.1, 1.1], **everyone})
+    assert not noisy.targets
 
 
 def test_the_default_learner_stays_unless_another_clearly_leads_it() -> None:

@@ -20,14 +20,11 @@ from typing import Any
 import numpy as np
 
 from shopkeeper.errors import InvalidInput
-from shopkeeper.offers.hillstrom import Experiment, compare_learners
+from shopkeeper.offers.hillstrom import EVERYONE, Experiment, compare_learners
 from shopkeeper.offers.policy import best_offer_policy, policy_values
 from shopkeeper.offers.uplift import LEARNERS, BaseModel
 
 __all__ = ["RepeatedSplits", "Replicate", "repeated_splits", "replicate"]
-
-EVERYONE = "everyone: "
-"""Prefix of the policies that send every customer the same arm."""
 
 
 @dataclass(frozen=True)
