@@ -25,8 +25,8 @@ def _state(url: str) -> Path:
     return Path(url.removeprefix("duckdb:///")).parent / "state"
 
 
-def run(url: str, *args: str):
-    env = {"COLUMNS": "200", "SHOPKEEPER_STATE_DIR": str(_state(url))}
+def run(url: str, *args: str, columns: int = 200):
+    env = {"COLUMNS": str(columns), "SHOPKEEPER_STATE_DIR": str(_state(url))}
     return runner.invoke(
         app, ["--warehouse", url, *args], catch_exceptions=False, env=env
     )
@@ -66,6 +66,21 @@ def test_report_channels_prints_both_tables_and_json(url: str) -> None:
     data = json.loads(run(url, "report", "channels", "--json").output)
     assert {r["channel"] for r in data["channels"]} >= {"store", "web", "email"}
     assert len(data["campaigns"]) == 27
+
+
+def test_a_narrow_terminal_gets_records_with_whole_numbers(url: str) -> None:
+    """Eleven columns cannot stand side by side in 80: one block per row,
+    every figure on one line, instead of numbers folded digit by digit."""
+    data = json.loads(run(url, "report", "channels", "--json").output)
+    store = next(r for r in data["channels"] if r["channel"] == "store")
+    narrow = run(url, "report", "channels", "--no-progress", columns=80).output
+    assert "channel: store" in narrow and "campaign: 13" in narrow
+    assert max(len(line) for line in narrow.splitlines()) <= 80
+    assert f"{store['orders']:,}" in narrow.split()
+    assert f"{store['sales']:,.2f}" in narrow.split()
+    wide = run(url, "report", "channels", "--no-progress").output
+    assert "channel: store" not in wide
+    assert f"{store['orders']:,}" in wide.split()
 
 
 def test_bad_cost_is_refused(url: str) -> None:

@@ -10,13 +10,16 @@ from typing import Any
 
 import typer
 from rich import box
-from rich.console import Console
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, RenderableType
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from shopkeeper.settings import Settings
 
 __all__ = [
+    "AutoTable",
     "State",
     "emit_json",
     "err",
@@ -90,11 +93,67 @@ def emit_json(data: Any) -> None:
     out.print_json(json.dumps(data, default=str))
 
 
+class AutoTable:
+    """A table that turns into records when the terminal is too narrow for it.
+
+    Rich squeezes a table into the terminal by folding cells, which breaks
+    numbers digit by digit. Like psql's expanded display, a table whose
+    columns cannot stand side by side without breaking a word or a number
+    is printed instead as one block per row: the row's name, then each
+    column's name and value on a line of its own.
+    """
+
+    def __init__(
+        self, table: Table, columns: list[str], rows: list[list[str]], *, extra: int
+    ) -> None:
+        self.table = table
+        self.columns = columns
+        self.rows = rows
+        self.extra = extra
+
+    def minimum_width(self) -> int:
+        """The narrowest the table gets without breaking a word or a number:
+        the row names whole, every other column as wide as its longest word."""
+
+        def longest_word(text: str) -> int:
+            return max((cell_len(w) for w in text.split()), default=0)
+
+        widths = []
+        for j, column in enumerate(self.columns):
+            cells = [row[j] for row in self.rows]
+            whole = [cell_len(c) for c in cells] if j == 0 else []
+            widths.append(
+                max([longest_word(column), *whole, *map(longest_word, cells)])
+            )
+        return sum(widths) + self.extra
+
+    def __rich_console__(
+        self, console: Console, options: ConsoleOptions
+    ) -> Iterator[RenderableType]:
+        if self.minimum_width() <= options.max_width:
+            yield self.table
+            return
+        if self.table.title:
+            yield Text(str(self.table.title))
+        for row in self.rows:
+            yield Text(f"{self.columns[0]}: {row[0]}", style="bold")
+            record = Table.grid(padding=(0, 2))
+            record.add_column(style="dim", no_wrap=True)
+            record.add_column(overflow="fold")
+            for column, value in zip(self.columns[1:], row[1:], strict=True):
+                if value:
+                    record.add_row(f"  {column}", value)
+            yield record
+
+
 def table(
     title: str, columns: list[str], rows: list[list[Any]], *, compact: bool = False
-) -> Table:
-    """A Rich table; ``compact`` drops the column rules and outer padding, so
-    a wide table of short numbers still fits an 80-column terminal."""
+) -> AutoTable:
+    """A Rich table (records where the terminal is too narrow: :class:`AutoTable`).
+
+    ``compact`` drops the column rules and outer padding, so a wide table of
+    short numbers still fits an 80-column terminal side by side.
+    """
     table = (
         Table(
             title=title,
@@ -110,9 +169,12 @@ def table(
     for index, column in enumerate(columns):
         # The first column names the row; never wrap it.
         table.add_column(column, overflow="fold", no_wrap=index == 0)
-    for row in rows:
-        table.add_row(*[fmt(v) for v in row])
-    return table
+    cells = [[fmt(v) for v in row] for row in rows]
+    for row in cells:
+        table.add_row(*row)
+    # Padding between columns, plus rules and outer padding unless compact.
+    n = len(columns)
+    return AutoTable(table, columns, cells, extra=2 * (n - 1) if compact else 3 * n + 1)
 
 
 def fmt(value: Any) -> str:
