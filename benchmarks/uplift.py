@@ -40,6 +40,7 @@ import pandas as pd
 
 from shopkeeper.offers.allocate import allocate, greedy
 from shopkeeper.offers.hillstrom import (
+    EVERYONE,
     Comparison,
     compare_learners,
     hillstrom_experiment,
@@ -147,7 +148,7 @@ def policy_table(c: Comparison) -> list[dict[str, object]]:
                 "uplift_policy_minus_this": d.as_dict() if d else None,
             }
         )
-    everyone = [n for n in pv.names if n.startswith("everyone: ")]
+    everyone = [n for n in pv.names if n.startswith(EVERYONE)]
     best = max(everyone, key=lambda n: pv.value(n).value)
     lead = pv.value("uplift policy").value - pv.value(best).value
     verdict = "beats" if lead > 1e-12 else "ties" if lead > -1e-12 else "trails"

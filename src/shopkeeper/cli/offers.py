@@ -10,6 +10,7 @@ import typer
 from shopkeeper.cli._common import emit_json, open_warehouse, out, progress, table
 
 if TYPE_CHECKING:
+    from shopkeeper.offers.hillstrom import Experiment
     from shopkeeper.offers.hillstrom_splits import RepeatedSplits
 
 app = typer.Typer(
@@ -100,11 +101,9 @@ def evaluate_uplift_cmd(
             }
         )
     policies = [{"policy": n, **pv.value(n).as_dict()} for n in pv.names]
-    closest = [
-        g.as_dict()
-        for g in segment_gaps(hashed_sample(hillstrom_experiment(), sample), outcome)
-    ]
-    repeated = _repeated(outcome, names, sample, folds, splits, not as_json)
+    used = hashed_sample(hillstrom_experiment(), sample)
+    closest = [g.as_dict() for g in segment_gaps(used, outcome)]
+    repeated = _repeated(outcome, names, used, folds, splits, not as_json)
     if as_json:
         emit_json(
             {
@@ -184,7 +183,7 @@ def _print_closest(outcome: str, gaps: list[dict[str, Any]]) -> None:
 def _repeated(
     outcome: str,
     learners: tuple[str, ...],
-    sample: float,
+    experiment: Experiment,
     folds: int,
     splits: int,
     show: bool,
@@ -192,7 +191,6 @@ def _repeated(
     """The protocol on ``splits`` hashed splits of the same rows, or None."""
     import os
 
-    from shopkeeper.offers.hillstrom import hashed_sample, hillstrom_experiment
     from shopkeeper.offers.hillstrom_splits import repeated_splits
 
     if splits == 0:
@@ -203,7 +201,7 @@ def _repeated(
         outcome,
         splits,
         learners,
-        experiment=hashed_sample(hillstrom_experiment(), sample),
+        experiment=experiment,
         folds=folds,
         workers=min(splits, os.cpu_count() or 1),
     )

@@ -445,11 +445,9 @@ def compare_learners(
     policies = {"uplift policy": best_offer_policy(predictions[chosen])}
     for code, arm in enumerate(data.arms):
         policies[f"{EVERYONE}{arm}"] = np.full(len(test), code)
-    policies[GUARDED] = (
-        policies["uplift policy"]
-        if selection.targets
-        else policies[selection.best_everyone]
-    )
+    # The guarded policy: the chosen learner's, or the best arm for everyone.
+    guarded = "uplift policy" if selection.targets else selection.best_everyone
+    policies[GUARDED] = policies[guarded]
     values = policy_values(
         y, test.treatment, policies, test.arm_shares(), n_boot=n_boot, seed=seed
     )
@@ -460,7 +458,7 @@ def compare_learners(
         {
             **selection.policy,
             GUARDED: selection.policy[
-                chosen if selection.targets else selection.best_everyone
+                chosen if guarded == "uplift policy" else guarded
             ],
         },
         evaluation,
